@@ -62,10 +62,13 @@ enum Period {
     Yearly,
 }
 
-fn bucket(period: Period, t: DateTime<Utc>, tz: FixedOffset) -> Bucket {
-    let local = t.with_timezone(&tz);
-    let date = local.date_naive();
-    match period {
+/// The bucket of `t` in `tz`, or `None` when local time would leave chrono's range
+/// (within a day of year ±262,143); such a generation then takes no calendar slot.
+fn bucket(period: Period, t: DateTime<Utc>, tz: FixedOffset) -> Option<Bucket> {
+    // `with_timezone` would panic at the range edges, so add the offset checked.
+    let local = t.naive_utc().checked_add_offset(tz)?;
+    let date = local.date();
+    Some(match period {
         Period::Hourly => Bucket::Hourly {
             date,
             hour: local.hour(),
@@ -83,7 +86,7 @@ fn bucket(period: Period, t: DateTime<Utc>, tz: FixedOffset) -> Bucket {
             month: date.month(),
         },
         Period::Yearly => Bucket::Yearly { year: date.year() },
-    }
+    })
 }
 
 /// Why a generation is kept. A generation with no reason is removed.
@@ -409,7 +412,9 @@ fn keep_calendar(work: &mut Work<'_>, ctx: &Ctx<'_>) {
             }
             // Newest first and buckets are monotonic in time, so the first generation
             // seen in a bucket is its newest one.
-            let b = bucket(period, work.gens[i].committed_at, ctx.tz);
+            let Some(b) = bucket(period, work.gens[i].committed_at, ctx.tz) else {
+                continue;
+            };
             if last.as_ref() != Some(&b) {
                 work.reasons[i].push(KeepReason::Calendar { bucket: b.clone() });
                 last = Some(b);
@@ -493,3 +498,7 @@ fn keep_duplicate_ids(plan: &mut ForgetPlan) {
 #[cfg(test)]
 #[path = "forget_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "forget_flood_tests.rs"]
+mod flood_tests;

@@ -6,9 +6,9 @@ use super::*;
 use crate::lock::can_delete;
 use crate::model::Hold;
 
-const NEWEST: &str = "newest clean generation";
+pub(super) const NEWEST: &str = "newest clean generation";
 
-fn t(s: &str) -> DateTime<Utc> {
+pub(super) fn t(s: &str) -> DateTime<Utc> {
     // "YYYY-MM-DDTHH:MM" in UTC, the compact form used by the table.
     let full = if s.len() == 16 {
         format!("{s}:00Z")
@@ -20,16 +20,16 @@ fn t(s: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-fn utc() -> FixedOffset {
+pub(super) fn utc() -> FixedOffset {
     FixedOffset::east_opt(0).expect("offset")
 }
 
-fn jst() -> FixedOffset {
+pub(super) fn jst() -> FixedOffset {
     FixedOffset::east_opt(9 * 3600).expect("offset")
 }
 
 /// A clean generation of source "ehr-db"; adjust with the builder methods below.
-fn g(id: &str, at: &str) -> Generation {
+pub(super) fn g(id: &str, at: &str) -> Generation {
     Generation {
         id: id.into(),
         source: "ehr-db".into(),
@@ -42,7 +42,7 @@ fn g(id: &str, at: &str) -> Generation {
     }
 }
 
-trait Build {
+pub(super) trait Build {
     fn src(self, s: &str) -> Self;
     fn tag(self, tag: &str) -> Self;
     fn sus(self) -> Self;
@@ -82,7 +82,7 @@ impl Build for Generation {
     }
 }
 
-fn pol(f: impl FnOnce(&mut RetentionPolicy)) -> RetentionPolicy {
+pub(super) fn pol(f: impl FnOnce(&mut RetentionPolicy)) -> RetentionPolicy {
     let mut p = RetentionPolicy::default();
     f(&mut p);
     p
