@@ -56,10 +56,16 @@ pub enum ParseError {
     #[error("invalid duration {input:?}: too large")]
     DurationOverflow { input: String },
     /// Neither a date nor an RFC 3339 time.
-    #[error("invalid date {input:?}: expected a date like 2027-01-01 or a time with offset like 2027-01-01T09:00:00+09:00")]
+    #[error(
+        "invalid date {input:?}: expected a date like 2027-01-01 or a time with an offset \
+         like 2027-01-01T09:00:00+09:00"
+    )]
     InvalidDate { input: String },
     /// A date-time without an offset, which would be ambiguous.
-    #[error("invalid date {input:?}: a time needs an offset (add +09:00 for JST or Z for UTC), or give a bare date")]
+    #[error(
+        "invalid date {input:?}: a time needs an offset (add +09:00 for JST or Z for UTC), \
+         or give a bare date"
+    )]
     MissingOffset { input: String },
     /// A date at the very end of the calendar range.
     #[error("invalid date {input:?}: out of the supported range")]
@@ -413,5 +419,17 @@ mod tests {
                 "{input}"
             );
         }
+    }
+
+    #[test]
+    fn date_errors_say_what_to_write() {
+        let msg = parse_date_or_time("2027-01-01T09:00:00", jst())
+            .expect_err("no offset")
+            .to_string();
+        assert!(msg.contains("add +09:00 for JST or Z for UTC"), "{msg}");
+        let msg = parse_date_or_time("next week", jst())
+            .expect_err("bad")
+            .to_string();
+        assert!(msg.contains("like 2027-01-01T09:00:00+09:00"), "{msg}");
     }
 }

@@ -363,7 +363,7 @@ fn plan_source(
     }
 }
 
-/// Safety rules (a) and (d): future commits, locks and holds, whatever the policy.
+/// Rules 3 and 4 of the crate docs: future commits, locks and holds, whatever the policy.
 fn keep_protected(work: &mut Work<'_>, ctx: &Ctx<'_>, source: &str, anomalies: &mut Vec<Anomaly>) {
     for (i, g) in work.gens.iter().enumerate() {
         if work.future[i] {
@@ -453,8 +453,8 @@ fn keep_tags(work: &mut Work<'_>, tags: &[String]) {
     }
 }
 
-/// Safety rule (c): the newest Clean generation, else the newest Unknown, else the newest
-/// of all, among those with a trustworthy time.
+/// Rule 9 of the crate docs: the newest Clean generation, else the newest Unknown, else
+/// the newest of all, among those with a trustworthy time.
 fn keep_newest_clean(work: &mut Work<'_>) {
     let find = |v: Verdict| work.present().find(|&i| work.gens[i].verdict == v);
     let chosen = if let Some(i) = find(Verdict::Clean) {
@@ -471,8 +471,8 @@ fn keep_newest_clean(work: &mut Work<'_>) {
     }
 }
 
-/// Removal is by id, so if an id appears twice, removing one copy would remove the other:
-/// every copy of a duplicated id is kept and reported.
+/// Rule 11 of the crate docs. Removal is by id, so if an id appears twice, removing one
+/// copy would remove the other: every copy of a duplicated id is kept and reported.
 fn keep_duplicate_ids(plan: &mut ForgetPlan) {
     let mut counts: HashMap<String, usize> = HashMap::new();
     for d in plan.decisions() {

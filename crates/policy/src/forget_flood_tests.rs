@@ -303,3 +303,9 @@ fn plan_serializes_to_tagged_json() {
     let back: ForgetPlan = serde_json::from_value(json).expect("parses back");
     assert_eq!(back, plan);
 }
+
+#[test]
+fn jst_constant_is_nine_hours_east() {
+    assert_eq!(crate::JST, jst());
+    assert_eq!(crate::JST.local_minus_utc(), 32_400);
+}

@@ -23,7 +23,7 @@
 //!    not the reference for `keep_within`, and is not the "newest clean" generation.
 //! 4. **Locks and holds win.** A generation whose effective lock — the later of its
 //!    `lock_until` and `committed_at + min_lock_days` — is after `now` is kept ("locked
-//!    until ..."), as is any generation with a legal hold ("legal hold: <reason>"),
+//!    until ..."), as is any generation with a legal hold (`legal hold: <reason>`),
 //!    whatever the policy says, even a refused one.
 //! 5. **`keep_last N`** keeps the N newest *countable* generations ("last 1" is the newest).
 //!    Countable means: not Suspicious and not from the future. A Suspicious generation never
@@ -82,7 +82,7 @@
 //! # Example
 //!
 //! ```
-//! use chrono::{DateTime, FixedOffset, Utc};
+//! use chrono::{DateTime, Utc};
 //! use kura_policy::{plan_forget, Generation, RetentionPolicy, Verdict};
 //!
 //! let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
@@ -97,8 +97,7 @@
 //! ];
 //! let policy = RetentionPolicy { keep_daily: Some(7), ..Default::default() };
 //! policy.validate()?;
-//! let jst = FixedOffset::east_opt(9 * 3600).unwrap();
-//! let plan = plan_forget(&generations, &policy, t("2026-11-21T00:00:00Z"), jst);
+//! let plan = plan_forget(&generations, &policy, t("2026-11-21T00:00:00Z"), kura_policy::JST);
 //! assert_eq!(plan.removed_ids(), vec!["a2"]);
 //! let reasons = &plan.decision("a3").unwrap().reasons;
 //! assert_eq!(reasons[0].to_string(), "daily 2026-11-20");
@@ -122,3 +121,11 @@ pub use lock::{
     blockers, can_delete, check_lock_change, effective_lock, Blocker, DeletionBlocked, LockError,
 };
 pub use model::{Generation, Hold, PolicyError, RetentionPolicy, Verdict};
+
+/// Japan Standard Time (UTC+09:00, no daylight saving time): the zone for calendar buckets
+/// and bare dates in Japanese hospitals.
+pub const JST: chrono::FixedOffset = match chrono::FixedOffset::east_opt(9 * 3600) {
+    Some(offset) => offset,
+    // Evaluated at compile time: an out-of-range constant fails the build, never a run.
+    None => panic!("UTC+09:00 is a valid offset"),
+};
