@@ -20,15 +20,17 @@
 //! 3. **Future commits.** A generation with `committed_at` more than 5 minutes after `now`
 //!    (a skewed or forged clock) is kept ("committed in the future"), reported in
 //!    [`ForgetPlan::anomalies`], and ignored by rules 5-7 and 9: it takes no count slot, is
-//!    not the reference for `keep_within`, and is not the "newest clean" generation.
+//!    not the reference for `keep_within`, and is not the "newest clean" generation. One
+//!    exactly 5 minutes ahead is tolerated as clock drift and treated normally.
 //! 4. **Locks and holds win.** A generation whose effective lock — the later of its
 //!    `lock_until` and `committed_at + min_lock_days` — is after `now` is kept ("locked
 //!    until ..."), as is any generation with a legal hold (`legal hold: <reason>`),
-//!    whatever the policy says, even a refused one.
+//!    whatever the policy says, even a refused one. A lock ending exactly at `now` no
+//!    longer protects.
 //! 5. **`keep_last N`** keeps the N newest *countable* generations ("last 1" is the newest).
-//!    Countable means: not Suspicious and not from the future. A Suspicious generation never
-//!    takes a slot, so flooding a source with suspicious generations cannot push a clean
-//!    one out.
+//!    Countable means: not Suspicious and not from the future (Unknown counts like Clean).
+//!    A Suspicious generation never takes a slot, so flooding a source with suspicious
+//!    generations cannot push a clean one out.
 //! 6. **`keep_hourly/daily/weekly/monthly/yearly N`** keep, for each of the N most recent
 //!    calendar buckets that contain a countable generation, the newest countable generation
 //!    in it ("daily 2026-11-20"). Empty periods do not count: with one backup every Sunday,
@@ -65,7 +67,10 @@
 //! [`effective_lock`] is `max(lock_until, committed_at + min_lock_days)`. A lock can only
 //! be extended: [`check_lock_change`] refuses a shorter date and a date not after `now`,
 //! and there is no unlock. [`can_delete`] refuses while the effective lock is after `now`
-//! or any hold exists, naming each lock date and hold.
+//! or any hold exists, naming each lock date and hold. A plan is computed at one instant:
+//! whoever executes it must call [`can_delete`] again for each generation right before
+//! deleting it, because a hold may have been placed since. [`check_policy_change`] refuses
+//! lowering `min_lock_days`, since that would shorten the lock of existing generations.
 //!
 //! # Durations and dates
 //!
@@ -118,7 +123,8 @@ pub use forget::{
 };
 pub use gc::{plan_gc, GcAction, GcPlan, PackDecision, PackState};
 pub use lock::{
-    blockers, can_delete, check_lock_change, effective_lock, Blocker, DeletionBlocked, LockError,
+    blockers, can_delete, check_lock_change, check_policy_change, effective_lock, Blocker,
+    DeletionBlocked, LockError, PolicyChangeError,
 };
 pub use model::{Generation, Hold, PolicyError, RetentionPolicy, Verdict};
 

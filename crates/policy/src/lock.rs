@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::model::{Generation, RetentionPolicy};
+use crate::model::{Generation, PolicyError, RetentionPolicy};
 
 /// The lock that actually applies to `generation`: the later of its own `lock_until` and
 /// `committed_at + policy.min_lock_days`. `None` when neither exists.
@@ -71,6 +71,40 @@ pub fn check_lock_change(
         Some(current) if requested < current => Err(LockError::Shorten { current, requested }),
         _ => Ok(requested),
     }
+}
+
+/// Why a policy change was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PolicyChangeError {
+    /// The new policy itself is invalid.
+    #[error(transparent)]
+    Invalid(#[from] PolicyError),
+    /// `min_lock_days` would go down, which would shorten the lock of every generation
+    /// that relies on it.
+    #[error(
+        "refusing to lower min_lock_days from {current} to {requested}: it would shorten the \
+         retention lock of existing generations; keep {current} or raise it"
+    )]
+    LowerMinLock { current: u32, requested: u32 },
+}
+
+/// Validates replacing the stored policy `current` with `requested`.
+///
+/// `min_lock_days` is part of every generation's effective lock, so lowering or removing it
+/// would shorten existing locks: refused, like [`check_lock_change`]. Every other field may
+/// change (who may change it, and with how many approvals, is the server's business), but
+/// the new policy must pass [`RetentionPolicy::validate`].
+pub fn check_policy_change(
+    current: &RetentionPolicy,
+    requested: &RetentionPolicy,
+) -> Result<(), PolicyChangeError> {
+    requested.validate()?;
+    let current = current.min_lock_days.unwrap_or(0);
+    let requested = requested.min_lock_days.unwrap_or(0);
+    if requested < current {
+        return Err(PolicyChangeError::LowerMinLock { current, requested });
+    }
+    Ok(())
 }
 
 /// One thing that prevents a generation from being deleted.
@@ -332,5 +366,38 @@ mod tests {
             }]
         );
         assert_eq!(can_delete(&g, &policy, t("2026-12-01T00:00:01Z")), Ok(()));
+    }
+
+    #[test]
+    fn policy_change_cannot_lower_min_lock() {
+        let cur = min_lock(30);
+        assert_eq!(check_policy_change(&cur, &min_lock(30)), Ok(()));
+        assert_eq!(check_policy_change(&cur, &min_lock(90)), Ok(()));
+        assert_eq!(
+            check_policy_change(&cur, &min_lock(7)),
+            Err(PolicyChangeError::LowerMinLock {
+                current: 30,
+                requested: 7
+            })
+        );
+        let removed = RetentionPolicy {
+            keep_last: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(
+            check_policy_change(&cur, &removed),
+            Err(PolicyChangeError::LowerMinLock {
+                current: 30,
+                requested: 0
+            })
+        );
+        assert_eq!(
+            check_policy_change(&removed, &RetentionPolicy::default()),
+            Err(PolicyChangeError::Invalid(PolicyError::NoKeepRule))
+        );
+        let msg = check_policy_change(&cur, &min_lock(7))
+            .expect_err("refused")
+            .to_string();
+        assert!(msg.contains("keep 30 or raise it"), "{msg}");
     }
 }
