@@ -246,6 +246,19 @@ mod tests {
     }
 
     #[test]
+    fn hostile_text_stays_on_one_line() {
+        let e = sample()
+            .with_reason("line1\nline2\r{\"seq\":99}\u{2028}")
+            .with_details(serde_json::json!({"k\n": "\u{0}"}));
+        let enc = encode(1, GENESIS_PREV, &e).unwrap();
+        let newlines = enc.line.iter().filter(|&&b| b == b'\n').count();
+        assert_eq!(newlines, 1);
+        let d = decode(&enc.line[..enc.line.len() - 1]).unwrap();
+        assert!(d.hash_ok());
+        assert_eq!(d.entry.event, e);
+    }
+
+    #[test]
     fn encode_refuses_oversized_event() {
         let big = sample().with_details(serde_json::json!("x".repeat(MAX_LINE_BYTES)));
         assert!(matches!(

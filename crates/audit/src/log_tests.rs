@@ -236,3 +236,47 @@ fn head_of_missing_file_is_an_io_error() {
     let err = head(&path).unwrap_err();
     assert!(matches!(err, AuditError::Io { op: "open", .. }), "{err:?}");
 }
+
+const CHILD_ENV: &str = "KURA_AUDIT_TEST_CHILD_LOG";
+const CHILD_TEST: &str = "log::tests::child_process_appender";
+
+/// Run only as a child of `separate_processes_do_not_interleave`; a no-op otherwise.
+#[test]
+#[ignore = "helper run in a child process by separate_processes_do_not_interleave"]
+fn child_process_appender() {
+    let Some(path) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let log = AuditLog::open(path).unwrap();
+    for i in 0..40 {
+        log.append(event(i)).unwrap();
+    }
+}
+
+#[test]
+fn separate_processes_do_not_interleave() {
+    use std::process::{Command, Stdio};
+    let (_dir, path) = temp_log();
+    let log = AuditLog::open(&path).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            Command::new(&exe)
+                .args(["--exact", CHILD_TEST, "--ignored", "--test-threads=1"])
+                .env(CHILD_ENV, &path)
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for i in 0..40 {
+        log.append(event(i)).unwrap();
+    }
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let report = verify(&path, None).unwrap();
+    assert!(report.is_ok(), "{report}");
+    // Proves the children really ran (and appended) rather than matching no test.
+    assert_eq!(report.entries, 160);
+}
