@@ -8,6 +8,10 @@
 //! Cutting entries off the end leaves a valid shorter chain, so the repository records the
 //! current [`Head`] with each backup generation and `verify` checks the file against it.
 //!
+//! Producers of events (auth, server, engine) should take an [`AuditSink`]: [`AuditLog`]
+//! implements it, and [`MemorySink`] lets their tests assert what was audited. Auditors use
+//! [`verify`], [`export_csv`] / [`export_json`]; the console uses [`read_entries`].
+//!
 //! ```
 //! use kura_audit::{actions, verify, AuditEvent, AuditLog, Outcome};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -97,6 +101,7 @@ mod event;
 mod export;
 mod lines;
 mod log;
+mod sink;
 mod verify;
 
 pub use codec::{GENESIS_PREV, MAX_LINE_BYTES};
@@ -106,6 +111,7 @@ pub use export::{
     UTF8_BOM,
 };
 pub use log::{head, recover_torn_tail, AuditLog, TailRecovery};
+pub use sink::{AuditSink, MemorySink};
 pub use verify::{verify, verify_reader, Problem, ProblemKind, VerifyReport};
 
 use std::path::{Path, PathBuf};

@@ -55,7 +55,7 @@ impl AuditLog {
     /// [`AuditError::CorruptTail`] if the last line is not a valid, self-consistent entry.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, AuditError> {
         let path = path.as_ref().to_path_buf();
-        let file = open_append(&path)?;
+        let file = open_append(&path, true)?;
         {
             let _lock = FileLock::exclusive(&file, &path)?;
             read_head(&file, &path)?;
@@ -82,6 +82,10 @@ impl AuditLog {
     ///
     /// The returned entry's [`StoredEntry::head`] is the new head, which callers may record
     /// elsewhere (e.g. with a backup generation) to detect later truncation.
+    ///
+    /// On `Err` the event must be treated as not recorded. One case is ambiguous: if the
+    /// write succeeded and only `fdatasync` failed, the line may survive; a retry then records
+    /// the event twice (under two seqs), which is preferable to losing it.
     pub fn append(&self, event: AuditEvent) -> Result<StoredEntry, AuditError> {
         validate(&event)?;
         // A panic elsewhere while holding the mutex cannot leave the file inconsistent
@@ -133,10 +137,11 @@ fn validate(event: &AuditEvent) -> Result<(), AuditError> {
     Ok(())
 }
 
-fn open_append(path: &Path) -> Result<File, AuditError> {
+/// Opens for appending; `create` makes a missing log (with a durable directory entry).
+fn open_append(path: &Path, create: bool) -> Result<File, AuditError> {
     let existed = path.exists();
     let mut opts = OpenOptions::new();
-    opts.read(true).append(true).create(true);
+    opts.read(true).append(true).create(create);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -146,7 +151,7 @@ fn open_append(path: &Path) -> Result<File, AuditError> {
     let file = opts
         .open(path)
         .map_err(|e| AuditError::io("open", path, e))?;
-    if !existed {
+    if create && !existed {
         sync_parent_dir(path)?;
     }
     Ok(file)
@@ -281,7 +286,8 @@ pub enum TailRecovery {
 /// A tail that is complete but invalid is not touched: that is tampering, not a crash.
 pub fn recover_torn_tail(path: impl AsRef<Path>, actor: &str) -> Result<TailRecovery, AuditError> {
     let path = path.as_ref();
-    let file = open_append(path)?;
+    // Never create: recovering a log that does not exist is a mistake worth reporting.
+    let file = open_append(path, false)?;
     let (offset, fragment) = {
         let _lock = FileLock::exclusive(&file, path)?;
         let (offset, len) = match read_head(&file, path) {

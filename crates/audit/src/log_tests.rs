@@ -280,3 +280,34 @@ fn separate_processes_do_not_interleave() {
     // Proves the children really ran (and appended) rather than matching no test.
     assert_eq!(report.entries, 160);
 }
+
+#[test]
+fn recovery_does_not_create_a_missing_log() {
+    let (_dir, path) = temp_log();
+    let err = recover_torn_tail(&path, "admin").unwrap_err();
+    assert!(matches!(err, AuditError::Io { .. }), "{err:?}");
+    assert!(!path.exists());
+}
+
+/// /dev/full fails every write with ENOSPC: the error must surface, not be swallowed.
+#[cfg(target_os = "linux")]
+#[test]
+fn full_disk_is_reported_as_an_append_error() {
+    let full = Path::new("/dev/full");
+    if !full.exists() {
+        return; // a sandbox without /dev/full: nothing to test
+    }
+    let log = AuditLog::open(full).unwrap();
+    let err = log.append(event(1)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AuditError::Io {
+                op: "append to",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("disk is not full"));
+}
