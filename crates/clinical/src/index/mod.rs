@@ -1,0 +1,342 @@
+//! The clinical index: per-file extracts plus the per-patient summaries resolved from them.
+//!
+//! Incremental by construction. The index stores one [`FileExtract`] per file, keyed by
+//! relative path and the caller's content id. The next backup passes the previous index to
+//! [`ClinicalIndexBuilder::new`]; for every file it first asks
+//! [`ClinicalIndexBuilder::keep_unchanged`], which moves the old extract over when the content
+//! id matches, and only otherwise reads the bytes with [`ClinicalIndexBuilder::add_file`].
+//! Files absent from the new run simply disappear. [`ClinicalIndexBuilder::finish`] resolves
+//! versions (SS-MIX2 condition flags, re-sent JP-CLINS Bundle-IDs) into [`PatientSummary`]s.
+//!
+//! Serialization stores only the extracts, the `as_of` date and the report; summaries are
+//! rebuilt on load (`serde(try_from)`), which halves the size and cannot go stale.
+
+mod extract;
+mod resolve;
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+pub use self::extract::{FileExtract, FileFormat, FileOutcome};
+pub use self::resolve::{AdmissionState, AdmissionStatus, PatientSummary, UncertainRecord};
+use crate::error::ClinicalError;
+use crate::kana::normalize_kana;
+use crate::model::Sex;
+
+/// Serialized format version of [`ClinicalIndex`].
+pub const INDEX_FORMAT_VERSION: u32 = 1;
+
+/// Days of prescriptions and injections a summary shows, counted back from `as_of`.
+pub const MEDICATION_WINDOW_DAYS: i64 = 90;
+
+/// Counts an operator reads after an index run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ParseReport {
+    /// Files in the index.
+    pub files: usize,
+    /// Files whose bytes were read in this run.
+    pub parsed: usize,
+    /// Files whose previous extract was reused (content id unchanged).
+    pub reused: usize,
+    /// SS-MIX2 files flagged 0/2 (name only).
+    pub retired: usize,
+    /// Files skipped, by [`crate::SkipReason::key`].
+    pub skipped: BTreeMap<String, usize>,
+    /// Records whose newest state is a delete.
+    pub deleted_records: usize,
+    /// Records with only replaced (`_2`) versions: state uncertain, see the summaries.
+    pub uncertain_records: usize,
+    /// Files with facts but no identifiable patient.
+    pub unassigned_files: usize,
+    /// Files with warnings (lossy decode, dropped resources).
+    pub files_with_warnings: usize,
+    pub patients: usize,
+}
+
+impl ParseReport {
+    /// Total number of skipped files.
+    pub fn skipped_total(&self) -> usize {
+        self.skipped.values().sum()
+    }
+}
+
+/// A row in a patient list (search results, ward list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientBrief {
+    pub patient_id: String,
+    pub name_kanji: String,
+    pub name_kana: String,
+    pub sex: Sex,
+    pub birth_date: Option<NaiveDate>,
+    pub admission: Option<AdmissionStatus>,
+}
+
+/// Builds a [`ClinicalIndex`], reusing a previous one's extracts for unchanged files.
+#[derive(Debug)]
+pub struct ClinicalIndexBuilder {
+    previous: HashMap<String, FileExtract>,
+    files: BTreeMap<String, FileExtract>,
+    parsed: usize,
+    reused: usize,
+}
+
+impl ClinicalIndexBuilder {
+    pub fn new(previous: Option<ClinicalIndex>) -> Self {
+        let previous = previous.map(|p| p.files).unwrap_or_default();
+        ClinicalIndexBuilder {
+            previous: previous.into_iter().collect(),
+            files: BTreeMap::new(),
+            parsed: 0,
+            reused: 0,
+        }
+    }
+
+    /// Reuse the previous extract of `rel_path` if its content id equals `content_id`.
+    /// Returns false when the file must be read with [`Self::add_file`].
+    pub fn keep_unchanged(&mut self, rel_path: &str, content_id: &str) -> bool {
+        match self.previous.get(rel_path) {
+            Some(ex) if ex.content_id == content_id => {
+                if let Some(ex) = self.previous.remove(rel_path) {
+                    self.files.insert(rel_path.to_string(), ex);
+                    self.reused += 1;
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Read one file and add its extract (replacing any earlier one for the same path).
+    pub fn add_file(
+        &mut self,
+        rel_path: &str,
+        content_id: &str,
+        bytes: &[u8],
+        format: FileFormat,
+    ) -> &FileExtract {
+        let ex = FileExtract::read(rel_path, content_id, bytes, format);
+        self.add_extract(ex)
+    }
+
+    /// Add an extract computed elsewhere (e.g. on another thread with [`FileExtract::read`]).
+    pub fn add_extract(&mut self, extract: FileExtract) -> &FileExtract {
+        self.parsed += 1;
+        let key = extract.rel_path.clone();
+        self.files.insert(key.clone(), extract);
+        &self.files[&key]
+    }
+
+    /// Number of files read (not reused) so far.
+    pub fn parsed_count(&self) -> usize {
+        self.parsed
+    }
+
+    /// Resolve versions and build per-patient summaries as of `as_of` (the 90-day medication
+    /// window ends there).
+    pub fn finish(self, as_of: NaiveDate) -> ClinicalIndex {
+        let mut index = ClinicalIndex {
+            as_of,
+            files: self.files,
+            report: ParseReport::default(),
+            patients: BTreeMap::new(),
+            search_keys: Vec::new(),
+        };
+        index.rebuild();
+        index.report.parsed = self.parsed;
+        index.report.reused = self.reused;
+        index
+    }
+}
+
+/// The clinical index of one backup generation.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "IndexRepr")]
+pub struct ClinicalIndex {
+    as_of: NaiveDate,
+    files: BTreeMap<String, FileExtract>,
+    report: ParseReport,
+    patients: BTreeMap<String, PatientSummary>,
+    /// (normalised kana, normalised kanji, patient id), sorted by kana.
+    search_keys: Vec<(String, String, String)>,
+}
+
+#[derive(Serialize)]
+struct IndexReprRef<'a> {
+    format_version: u32,
+    as_of: NaiveDate,
+    report: &'a ParseReport,
+    files: Vec<&'a FileExtract>,
+}
+
+#[derive(Deserialize)]
+struct IndexRepr {
+    format_version: u32,
+    as_of: NaiveDate,
+    report: ParseReport,
+    files: Vec<FileExtract>,
+}
+
+impl Serialize for ClinicalIndex {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        IndexReprRef {
+            format_version: INDEX_FORMAT_VERSION,
+            as_of: self.as_of,
+            report: &self.report,
+            files: self.files.values().collect(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl TryFrom<IndexRepr> for ClinicalIndex {
+    type Error = String;
+
+    fn try_from(repr: IndexRepr) -> Result<Self, Self::Error> {
+        if repr.format_version != INDEX_FORMAT_VERSION {
+            return Err(ClinicalError::IndexVersion {
+                found: repr.format_version,
+                supported: INDEX_FORMAT_VERSION,
+            }
+            .to_string());
+        }
+        let mut index = ClinicalIndex {
+            as_of: repr.as_of,
+            files: repr
+                .files
+                .into_iter()
+                .map(|f| (f.rel_path.clone(), f))
+                .collect(),
+            report: repr.report,
+            patients: BTreeMap::new(),
+            search_keys: Vec::new(),
+        };
+        let (parsed, reused) = (index.report.parsed, index.report.reused);
+        index.rebuild();
+        index.report.parsed = parsed;
+        index.report.reused = reused;
+        Ok(index)
+    }
+}
+
+impl ClinicalIndex {
+    /// Serialize as compact JSON.
+    pub fn to_json(&self) -> Result<Vec<u8>, ClinicalError> {
+        serde_json::to_vec(self).map_err(ClinicalError::IndexEncode)
+    }
+
+    /// Load an index written by [`Self::to_json`].
+    pub fn from_json(bytes: &[u8]) -> Result<ClinicalIndex, ClinicalError> {
+        Ok(serde_json::from_slice(bytes)?)
+    }
+
+    fn rebuild(&mut self) {
+        let (patients, report) = resolve::resolve(&self.files, self.as_of);
+        self.patients = patients;
+        self.report = report;
+        self.search_keys = self
+            .patients
+            .values()
+            .map(|p| {
+                (
+                    normalize_kana(&p.name_kana),
+                    normalize_kana(&p.name_kanji),
+                    p.patient_id.clone(),
+                )
+            })
+            .collect();
+        self.search_keys.sort();
+    }
+
+    /// The date the medication window ends at.
+    pub fn as_of(&self) -> NaiveDate {
+        self.as_of
+    }
+
+    pub fn report(&self) -> &ParseReport {
+        &self.report
+    }
+
+    /// All file extracts, by relative path.
+    pub fn files(&self) -> &BTreeMap<String, FileExtract> {
+        &self.files
+    }
+
+    /// The summary of one patient.
+    pub fn summary(&self, patient_id: &str) -> Option<PatientSummary> {
+        self.patients.get(patient_id).cloned()
+    }
+
+    /// Patient IDs in the index, sorted.
+    pub fn patient_ids(&self) -> impl Iterator<Item = &str> {
+        self.patients.keys().map(String::as_str)
+    }
+
+    /// Patients whose kana (or kanji) name contains `query` after normalisation (half-width,
+    /// hiragana and spaces folded). Prefix matches come first, then other matches, each in
+    /// kana order. An empty query matches nothing.
+    pub fn search_kana(&self, query: &str) -> Vec<PatientBrief> {
+        let q = normalize_kana(query);
+        if q.is_empty() {
+            return Vec::new();
+        }
+        let mut prefix = Vec::new();
+        let mut contains = Vec::new();
+        for (kana, kanji, id) in &self.search_keys {
+            if kana.starts_with(&q) || kanji.starts_with(&q) {
+                prefix.push(id);
+            } else if kana.contains(&q) || kanji.contains(&q) {
+                contains.push(id);
+            }
+        }
+        prefix
+            .into_iter()
+            .chain(contains)
+            .filter_map(|id| self.brief(id))
+            .collect()
+    }
+
+    /// Patients born on `date`.
+    pub fn search_birth(&self, date: NaiveDate) -> Vec<PatientBrief> {
+        self.patients
+            .values()
+            .filter(|p| p.birth_date == Some(date))
+            .filter_map(|p| self.brief(&p.patient_id))
+            .collect()
+    }
+
+    /// Currently admitted patients, ordered by ward, room, bed.
+    pub fn inpatients(&self) -> Vec<PatientBrief> {
+        let mut list: Vec<PatientBrief> = self
+            .patients
+            .values()
+            .filter(|p| {
+                p.admission
+                    .as_ref()
+                    .is_some_and(|a| a.state == AdmissionState::Admitted)
+            })
+            .filter_map(|p| self.brief(&p.patient_id))
+            .collect();
+        list.sort_by_key(|b| {
+            let a = b.admission.clone();
+            a.map(|a| (a.ward, a.room, a.bed)).unwrap_or_default()
+        });
+        list
+    }
+
+    fn brief(&self, patient_id: &str) -> Option<PatientBrief> {
+        let p = self.patients.get(patient_id)?;
+        Some(PatientBrief {
+            patient_id: p.patient_id.clone(),
+            name_kanji: p.name_kanji.clone(),
+            name_kana: p.name_kana.clone(),
+            sex: p.sex,
+            birth_date: p.birth_date,
+            admission: p.admission.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
