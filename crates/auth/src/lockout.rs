@@ -117,6 +117,11 @@ impl AccountLock {
     }
 }
 
+/// Addresses are short; bounding the key keeps a misbehaving caller from filling memory.
+fn key(source: &str) -> String {
+    source.chars().take(64).collect()
+}
+
 #[derive(Debug, Clone)]
 struct SourceEntry {
     window_start: DateTime<Utc>,
@@ -134,7 +139,7 @@ impl SourceThrottle {
     /// The end of the block if `source` is blocked at `now`.
     pub fn blocked(&self, source: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.entries
-            .get(source)
+            .get(&key(source))
             .and_then(|e| e.blocked_until)
             .filter(|until| *until > now)
     }
@@ -146,18 +151,16 @@ impl SourceThrottle {
         source: &str,
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
-        if !self.entries.contains_key(source) && self.entries.len() >= MAX_TRACKED_SOURCES {
+        let source = key(source);
+        if !self.entries.contains_key(&source) && self.entries.len() >= MAX_TRACKED_SOURCES {
             self.evict(policy, now);
         }
         let window = Duration::seconds(policy.source_window_secs);
-        let entry = self
-            .entries
-            .entry(source.to_owned())
-            .or_insert(SourceEntry {
-                window_start: now,
-                failures: 0,
-                blocked_until: None,
-            });
+        let entry = self.entries.entry(source).or_insert(SourceEntry {
+            window_start: now,
+            failures: 0,
+            blocked_until: None,
+        });
         if now - entry.window_start >= window {
             entry.window_start = now;
             entry.failures = 0;

@@ -318,12 +318,20 @@ impl Default for KdfParams {
 }
 
 /// Hashes and verifies passwords with one set of Argon2id parameters.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PasswordHasher {
     params: KdfParams,
     /// A hash of a random password, verified against when the account is unknown, disabled or
     /// locked so that every failure costs the same time as a real check.
     dummy_hash: String,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PasswordHasher {

@@ -174,10 +174,12 @@ pub fn new_recovery_codes() -> (Vec<String>, Vec<String>) {
     let mut shown = Vec::with_capacity(RECOVERY_CODES);
     let mut stored = Vec::with_capacity(RECOVERY_CODES);
     for _ in 0..RECOVERY_CODES {
+        // 80 bits: 16 base32 characters, shown in groups of four for reading aloud.
         let raw = BASE32_NOPAD.encode(&random_bytes(10));
-        let grouped: Vec<&str> = [&raw[0..4], &raw[4..8], &raw[8..12], &raw[12..16]].to_vec();
+        let chars: Vec<char> = raw.chars().collect();
+        let groups: Vec<String> = chars.chunks(4).map(|c| c.iter().collect()).collect();
         stored.push(secret_hash("recovery", raw.as_bytes()));
-        shown.push(grouped.join("-"));
+        shown.push(groups.join("-"));
     }
     (shown, stored)
 }
@@ -300,6 +302,7 @@ mod tests {
         assert_eq!(shown.len(), RECOVERY_CODES);
         assert_eq!(stored.len(), RECOVERY_CODES);
         assert!(!stored.contains(&shown[0]), "stored as hashes");
+        assert_eq!(shown[0].len(), 19, "four groups of four: {}", shown[0]);
         let typed = shown[3].to_lowercase().replace('-', " ");
         assert!(consume_recovery_code(&mut stored, &typed));
         assert_eq!(stored.len(), RECOVERY_CODES - 1);

@@ -72,7 +72,14 @@ impl AuthStore {
             store_error: None,
         };
         let result = self.login_steps(req, now, &mut audit);
-        if !audit.event.is_success() && !matches!(audit.event, AuthEvent::SourceBlocked { .. }) {
+        if matches!(audit.event, AuthEvent::SourceBlocked { .. }) {
+            // Nothing was looked up, so nothing needs saving and timing reveals nothing.
+            return Outcome { result, audit };
+        }
+        // Exactly one save on every other path, including unknown accounts whose state did not
+        // change: an fsync only for existing accounts would let timing reveal which exist.
+        audit.store_error = self.save_best_effort();
+        if !audit.event.is_success() {
             audit.remote_blocked_until =
                 self.sources
                     .record_failure(&self.config.lockout, req.remote, now);
@@ -103,7 +110,7 @@ impl AuthStore {
         }
         if self.inactive(account, now) {
             let last_used = account.last_activity();
-            audit.store_error = self.disable_for_inactivity(&name, now);
+            self.disable_for_inactivity(&name, now);
             return refuse(
                 audit,
                 &self.hasher,
@@ -114,7 +121,7 @@ impl AuthStore {
             return refuse(audit, &self.hasher, AuthEvent::AccountLocked { until });
         }
         if !self.hasher.verify(req.password, &account.password_hash) {
-            let (failures, locked_until) = self.record_failure(&name, now, audit);
+            let (failures, locked_until) = self.record_failure(&name, now);
             audit.event = AuthEvent::WrongPassword {
                 failures,
                 locked_until,
@@ -124,7 +131,7 @@ impl AuthStore {
         let factor = match self.check_second_factor(&name, req.second_factor, now) {
             Ok(factor) => factor,
             Err(kind) => {
-                let (failures, locked_until) = self.record_failure(&name, now, audit);
+                let (failures, locked_until) = self.record_failure(&name, now);
                 audit.event = kind(failures, locked_until);
                 return Err(AuthError::InvalidCredentials);
             }
@@ -132,8 +139,10 @@ impl AuthStore {
         self.finish_login(&name, req.password, factor, now, audit)
     }
 
-    fn disable_for_inactivity(&mut self, name: &str, now: DateTime<Utc>) -> Option<String> {
-        let account = self.state.accounts.get_mut(name)?;
+    fn disable_for_inactivity(&mut self, name: &str, now: DateTime<Utc>) {
+        let Some(account) = self.state.accounts.get_mut(name) else {
+            return;
+        };
         account.disabled = Some(Disabled {
             at: now,
             reason: DisableReason::Inactive {
@@ -141,22 +150,14 @@ impl AuthStore {
             },
         });
         self.sessions.remove_account(name);
-        self.save_best_effort()
     }
 
-    fn record_failure(
-        &mut self,
-        name: &str,
-        now: DateTime<Utc>,
-        audit: &mut AuditRecord,
-    ) -> (u32, Option<DateTime<Utc>>) {
+    fn record_failure(&mut self, name: &str, now: DateTime<Utc>) -> (u32, Option<DateTime<Utc>>) {
         let Some(account) = self.state.accounts.get_mut(name) else {
             return (0, None);
         };
         let locked_until = account.lock.record_failure(&self.config.lockout, now);
-        let failures = account.lock.failures;
-        audit.store_error = self.save_best_effort();
-        (failures, locked_until)
+        (account.lock.failures, locked_until)
     }
 
     /// Checks the second factor. On failure returns the constructor of the audit event.
@@ -229,7 +230,6 @@ impl AuthStore {
         let must_change_password = account.must_change_password;
         let second_factor_missing = account.totp.is_none();
         let recovery_codes_left = account.totp.as_ref().map_or(0, |t| t.recovery_hashes.len());
-        audit.store_error = self.save_best_effort();
         audit.event = AuthEvent::LoginSucceeded {
             mfa,
             recovery_code_used: matches!(factor, SecondFactor::Recovery),

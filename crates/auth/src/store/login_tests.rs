@@ -362,3 +362,89 @@ fn user_name_is_case_insensitive_and_request_debug_is_redacted() {
     let dbg = format!("{:?}", request("nurse1", STRONG_PW, Some("123456")));
     assert!(!dbg.contains(STRONG_PW) && !dbg.contains("123456"), "{dbg}");
 }
+
+#[test]
+fn every_looked_up_attempt_saves_once_and_lockout_survives_a_full_disk() {
+    let (_dir, mut store, _admin) = setup();
+    // Break saving: a directory where the temp file must go.
+    std::fs::create_dir(crate::persist::temp_path(store.path())).unwrap();
+    // Unknown accounts cost the same save attempt as known ones (timing must not differ).
+    let out = store.login(&request("nobody", STRONG_PW, None), t0());
+    assert_eq!(out.audit.event, AuthEvent::UnknownAccount);
+    assert!(out.audit.store_error.is_some());
+    for _ in 0..9 {
+        let out = store.login(&request("nurse1", "Wrong#pass-123", None), t0());
+        assert!(out.audit.store_error.is_some());
+    }
+    let out = store.login(&request("nurse1", "Wrong#pass-123", None), t0());
+    assert!(matches!(
+        out.audit.event,
+        AuthEvent::WrongPassword {
+            locked_until: Some(_),
+            ..
+        }
+    ));
+    // The lock holds in memory although it could not be written.
+    let event = fail(&mut store, "nurse1", STRONG_PW, t0());
+    assert!(
+        matches!(event, AuthEvent::AccountLocked { .. }),
+        "{event:?}"
+    );
+}
+
+#[test]
+fn store_debug_output_has_no_secrets() {
+    let (_dir, mut store, _admin) = setup();
+    let s = store
+        .login(&request("nurse1", STRONG_PW, None), t0())
+        .result
+        .unwrap()
+        .session;
+    let debug = format!("{store:?}");
+    let secret = store.state.accounts["root-admin"]
+        .totp
+        .as_ref()
+        .unwrap()
+        .secret
+        .to_base32();
+    assert!(!debug.contains("$argon2"), "{debug}");
+    assert!(!debug.contains(&secret));
+    assert!(!debug.contains(s.expose()));
+}
+
+#[test]
+fn hostile_input_never_panics_and_gets_the_generic_answer() {
+    let (_dir, mut store, _admin) = setup();
+    let long = "A#1".repeat(40_000);
+    let inputs = [
+        "",
+        " ",
+        "\0",
+        "nurse1\n",
+        "../../etc/passwd",
+        "ｎｕｒｓｅ１",
+        "İ",
+        &long,
+    ];
+    for (i, text) in inputs.iter().enumerate() {
+        let mut req = request(text, text, Some(text));
+        req.remote = text;
+        let out = store.login(&req, t0());
+        assert!(
+            matches!(out.result, Err(AuthError::InvalidCredentials)),
+            "{i}"
+        );
+        assert!(out.audit.claimed.chars().count() <= 80);
+        assert!(!out.audit.claimed.contains('\n') && !out.audit.remote.contains('\0'));
+        let tok = store.authenticate_token(text, "192.0.2.1", t0());
+        assert!(
+            matches!(tok.result, Err(AuthError::InvalidCredentials)),
+            "{i}"
+        );
+        assert!(matches!(
+            store.session(text, t0()),
+            Err(AuthError::SessionExpired)
+        ));
+        assert!(!store.logout(text));
+    }
+}

@@ -9,6 +9,20 @@
 //!
 //! The store is not internally locked: the server keeps it behind one `Mutex` and makes only
 //! one process open a data directory.
+//!
+//! # File format (`<data dir>/auth.json`, version 1)
+//!
+//! ```text
+//! { "format": "kura-auth", "version": 1,
+//!   "accounts": { "<name>": Account, ... },   // key == account.name
+//!   "tokens":   { "<id>": TokenRecord, ... } } // key == token.id, hashes unique
+//! ```
+//!
+//! `Account.password_hash` and `password_history` are Argon2id PHC strings (`$argon2id$v=19$
+//! m=..,t=..,p=..$salt$hash`); `totp.secret` is base32; `totp.recovery_hashes` and
+//! `TokenRecord.hash` are hex BLAKE3 `derive_key("kura-auth 2025 <domain>")` hashes with domains
+//! `recovery` and `api-token`. Unknown fields at the top level are refused; a loader that finds
+//! a version it does not know must refuse the file rather than guess.
 
 mod admin;
 mod login;
