@@ -13,6 +13,7 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::StoreError;
 
@@ -318,12 +319,23 @@ impl Default for KdfParams {
 }
 
 /// Hashes and verifies passwords with one set of Argon2id parameters.
-#[derive(Clone)]
 pub struct PasswordHasher {
     params: KdfParams,
+    /// Argon2 verifications run, real or dummy; lets tests prove every path pays the same cost.
+    verifications: AtomicU64,
     /// A hash of a random password, verified against when the account is unknown, disabled or
     /// locked so that every failure costs the same time as a real check.
     dummy_hash: String,
+}
+
+impl Clone for PasswordHasher {
+    fn clone(&self) -> Self {
+        PasswordHasher {
+            params: self.params,
+            verifications: AtomicU64::new(self.verifications()),
+            dummy_hash: self.dummy_hash.clone(),
+        }
+    }
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -339,6 +351,7 @@ impl PasswordHasher {
     pub fn new(params: KdfParams) -> Result<Self, StoreError> {
         let mut hasher = PasswordHasher {
             params,
+            verifications: AtomicU64::new(0),
             dummy_hash: String::new(),
         };
         let random = crate::random::token_string("dummy", 16);
@@ -370,9 +383,12 @@ impl PasswordHasher {
     /// or parameters above the cap count as a mismatch (after a dummy check, to keep timing).
     pub fn verify(&self, password: &str, stored: &str) -> bool {
         match parse_stored(stored) {
-            Some((hash, params)) => Self::argon2(params)
-                .map(|a| a.verify_password(password.as_bytes(), &hash).is_ok())
-                .unwrap_or(false),
+            Some((hash, params)) => {
+                self.verifications.fetch_add(1, Ordering::Relaxed);
+                Self::argon2(params)
+                    .map(|a| a.verify_password(password.as_bytes(), &hash).is_ok())
+                    .unwrap_or(false)
+            }
             None => {
                 self.verify_dummy(password);
                 false
@@ -382,11 +398,17 @@ impl PasswordHasher {
 
     /// Spends the time of one verification and always fails.
     pub fn verify_dummy(&self, password: &str) {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         if let Some((hash, params)) = parse_stored(&self.dummy_hash) {
             if let Ok(a) = Self::argon2(params) {
                 let _ = a.verify_password(password.as_bytes(), &hash);
             }
         }
+    }
+
+    /// How many verifications (real or dummy) this hasher has run.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     /// Whether a stored hash uses other parameters than the current ones (rehash at login).

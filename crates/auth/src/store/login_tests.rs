@@ -448,3 +448,34 @@ fn hostile_input_never_panics_and_gets_the_generic_answer() {
         assert!(!store.logout(text));
     }
 }
+
+#[test]
+fn every_attempt_runs_exactly_one_argon2_verification() {
+    let (_dir, mut store, admin) = setup();
+    store
+        .create_account(&admin, "leaver", STRONG_PW, t0())
+        .unwrap();
+    store.disable(&admin, "leaver", t0()).unwrap();
+    store
+        .create_account(&admin, "locked1", STRONG_PW, t0())
+        .unwrap();
+    for _ in 0..10 {
+        fail(&mut store, "locked1", "Wrong#pass-123", t0());
+    }
+    let attempts = [
+        ("nobody", STRONG_PW, "unknown-account"),
+        ("leaver", STRONG_PW, "account-disabled"),
+        ("locked1", STRONG_PW, "account-locked"),
+        ("nurse1", "Wrong#pass-123", "wrong-password"),
+        ("nurse1", STRONG_PW, "login-succeeded"),
+    ];
+    for (user, pw, event) in attempts {
+        let before = store.hasher.verifications();
+        let out = store.login(&request(user, pw, None), t0());
+        assert_eq!(
+            serde_json::to_value(&out.audit.event).unwrap()["event"],
+            event
+        );
+        assert_eq!(store.hasher.verifications() - before, 1, "{event}");
+    }
+}
