@@ -37,10 +37,11 @@ impl FileFormat {
 }
 
 /// How a file was handled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(tag = "o", rename_all = "snake_case")]
 pub enum FileOutcome {
     /// Content was read (it may still have yielded no facts).
+    #[default]
     Parsed,
     /// An SS-MIX2 file flagged `0` (deleted) or `2` (replaced): only its name matters, its
     /// bytes are not read.
@@ -57,13 +58,18 @@ pub struct FileExtract {
     /// Caller-supplied content id (e.g. a chunk hash); equal id ⇒ extract reusable.
     pub content_id: String,
     pub format: FileFormat,
+    #[serde(default, skip_serializing_if = "FileOutcome::is_parsed")]
     pub outcome: FileOutcome,
     /// Logical record this file is a version of (SS-MIX2 key, FHIR Bundle-ID, or the path).
+    /// Not stored when it can be derived from the path again ([`Self::rederive`]).
+    #[serde(default, skip_serializing_if = "is_derivable_key")]
     pub record_key: String,
-    /// Version order within the record (SS-MIX2 発生日時, FHIR timestamp).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// Version order within the record (SS-MIX2 発生日時, FHIR timestamp). SS-MIX2 versions
+    /// (17 digits) are derived from the path on load and not stored.
+    #[serde(default, skip_serializing_if = "is_ssmix2_version")]
     pub version: String,
-    /// SS-MIX2 condition flag; FHIR files are always `Current`.
+    /// SS-MIX2 condition flag; FHIR files are always `Current`. Derived on load.
+    #[serde(default = "current_flag", skip_serializing_if = "is_current")]
     pub flag: ConditionFlag,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patient_id: Option<String>,
@@ -74,7 +80,48 @@ pub struct FileExtract {
     pub warnings: Vec<String>,
 }
 
+fn is_derivable_key(key: &str) -> bool {
+    key.starts_with("ssmix2:") || key.starts_with("path:")
+}
+
+fn is_ssmix2_version(v: &str) -> bool {
+    v.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn current_flag() -> ConditionFlag {
+    ConditionFlag::Current
+}
+
+fn is_current(flag: &ConditionFlag) -> bool {
+    *flag == ConditionFlag::Current
+}
+
+impl FileOutcome {
+    fn is_parsed(&self) -> bool {
+        *self == FileOutcome::Parsed
+    }
+}
+
 impl FileExtract {
+    /// Restore the fields that serialization leaves out because the path determines them
+    /// (record key, version and flag of SS-MIX2 files; the path key of keyless files).
+    pub(crate) fn rederive(&mut self) {
+        if self.format == FileFormat::Ssmix2 {
+            if let Ok(name) = Ssmix2Name::parse(&self.rel_path) {
+                if self.record_key.is_empty() {
+                    self.record_key = name.record_key();
+                }
+                if self.version.is_empty() {
+                    self.version = name.version();
+                }
+                self.flag = name.flag;
+            }
+        }
+        if self.record_key.is_empty() {
+            self.record_key = format!("path:{}", self.rel_path);
+        }
+    }
+
     /// Read one file. Never fails: problems become [`FileOutcome::Skipped`].
     pub fn read(rel_path: &str, content_id: &str, bytes: &[u8], format: FileFormat) -> Self {
         let mut ex = FileExtract {

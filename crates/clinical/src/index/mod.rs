@@ -206,7 +206,10 @@ impl TryFrom<IndexRepr> for ClinicalIndex {
             files: repr
                 .files
                 .into_iter()
-                .map(|f| (f.rel_path.clone(), f))
+                .map(|mut f| {
+                    f.rederive();
+                    (f.rel_path.clone(), f)
+                })
                 .collect(),
             report: repr.report,
             patients: BTreeMap::new(),

@@ -62,8 +62,14 @@ fn extract(msg: &Message, name: &Ssmix2Name) -> Vec<Fact> {
         "ADT-22" | "ADT-52" => extract::admission(msg, name),
         _ => Vec::new(),
     };
-    // Every message repeats PID; keep it as a fallback for patients without ADT-00.
-    if let Some(d) = extract::demographics(msg, name) {
+    // Every message repeats PID; keep it as a fallback for patients without ADT-00, but only
+    // from the few patient-level messages: lab and order files are the bulk of a storage and
+    // repeating the name in each would dominate the index size.
+    let fallback = matches!(
+        name.data_type.as_str(),
+        "ADT-61" | "PPR-01" | "ADT-22" | "ADT-52"
+    );
+    if let Some(d) = extract::demographics(msg, name).filter(|_| fallback) {
         facts.push(Fact::Patient {
             demographics: d,
             primary: false,
