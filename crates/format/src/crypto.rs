@@ -134,6 +134,14 @@ impl MasterKey {
         Ok(MasterKey { enc, id })
     }
 
+    /// Seed for the chunker's gear table, derived from the id key: chunk boundaries then differ per
+    /// repository, so the sizes of stored chunks do not fingerprint known files (restic's reason
+    /// for a per-repository polynomial).
+    pub fn chunker_seed(&self) -> u64 {
+        let d = blake3::derive_key("kura 2026 chunker gear seed", &self.id);
+        u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+    }
+
     /// Keyed BLAKE3 of a blob's plaintext.
     pub fn blob_id(&self, plaintext: &[u8]) -> BlobId {
         BlobId(*blake3::keyed_hash(&self.id, plaintext).as_bytes())

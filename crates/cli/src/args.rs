@@ -1,0 +1,185 @@
+//! Command-line arguments. Names follow restic where a hospital administrator would expect them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "kura",
+    version,
+    about = "Kura (蔵): ransomware-resilient, generation-managed backup for hospital medical records"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Clone)]
+pub struct Global {
+    /// Repository location (a local directory).
+    #[arg(long, short = 'r', global = true, env = "KURA_REPOSITORY")]
+    pub repo: Option<String>,
+    /// File holding the repository password (or the recovery key). Never pass a password as an argument.
+    #[arg(long, global = true, env = "KURA_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Machine-readable output (JSON) on standard output.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only errors.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long, global = true, default_value_t = 0)]
+    pub threads: usize,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create a repository, print its one-time recovery key.
+    Init(InitArgs),
+    /// Back up files, a stream or a command's output as a new generation.
+    Backup(BackupArgs),
+    /// List generations.
+    Snapshots(SnapshotsArgs),
+    /// List the files of a generation.
+    Ls(LsArgs),
+    /// Show what changed between two generations.
+    Diff(DiffArgs),
+    /// Write one file of a generation to standard output.
+    Dump(DumpArgs),
+    /// Restore a generation into a directory.
+    Restore(RestoreArgs),
+    /// Verify the repository's structure and, optionally, every stored byte.
+    Check(CheckArgs),
+    /// Manage key files (passwords) of the repository.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Show Kura's main job end to end on a small generated hospital data set, in ./kura-demo.
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// Label for the first key (for example the administrator's name).
+    #[arg(long, default_value = "initial")]
+    pub key_label: String,
+    /// Write the recovery key to this file (mode 0600) instead of only printing it.
+    #[arg(long)]
+    pub recovery_key_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct BackupArgs {
+    /// Files and directories to back up.
+    pub paths: Vec<PathBuf>,
+    /// Source name: generations of one source are compared with each other and retained together.
+    #[arg(long, default_value = "default")]
+    pub source: String,
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Exclude paths matching a glob pattern (a pattern without '/' matches names).
+    #[arg(long = "exclude")]
+    pub excludes: Vec<String>,
+    /// Host name recorded in the generation (default: this machine's).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Read every file, even those that look unchanged.
+    #[arg(long)]
+    pub force: bool,
+    /// Back up standard input as one file.
+    #[arg(long, conflicts_with = "paths")]
+    pub stdin: bool,
+    /// File name for --stdin and --stdin-from-command.
+    #[arg(long, default_value = "stdin")]
+    pub stdin_filename: String,
+    /// Run a command and back up its standard output (e.g. pg_dump); a non-zero exit fails the backup.
+    #[arg(long, conflicts_with_all = ["paths", "stdin"])]
+    pub stdin_from_command: bool,
+    /// The command for --stdin-from-command, after `--`.
+    #[arg(last = true)]
+    pub command: Vec<String>,
+    /// Retention lock in days: the generation cannot be forgotten or pruned before then.
+    #[arg(long)]
+    pub lock_days: Option<u32>,
+}
+
+#[derive(Args)]
+pub struct SnapshotsArgs {
+    /// Only generations of this source.
+    #[arg(long)]
+    pub source: Option<String>,
+}
+
+#[derive(Args)]
+pub struct LsArgs {
+    pub snapshot: String,
+    /// Directory inside the generation to list (default: everything).
+    pub path: Option<String>,
+}
+
+#[derive(Args)]
+pub struct DiffArgs {
+    pub first: String,
+    pub second: String,
+}
+
+#[derive(Args)]
+pub struct DumpArgs {
+    pub snapshot: String,
+    /// Path of the file inside the generation.
+    pub file: String,
+}
+
+#[derive(Args)]
+pub struct RestoreArgs {
+    /// Generation: an ID prefix, `latest` or `latest:SOURCE`.
+    pub snapshot: String,
+    #[arg(long)]
+    pub target: PathBuf,
+    /// Restore only paths matching this glob (and everything below a matching directory).
+    #[arg(long = "include")]
+    pub includes: Vec<String>,
+    /// Allow restoring into a non-empty directory, replacing what is there.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// Read and verify every stored byte.
+    #[arg(long, conflicts_with = "read_data_subset")]
+    pub read_data: bool,
+    /// Read and verify this percentage of packs, e.g. `10%`.
+    #[arg(long)]
+    pub read_data_subset: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Add a password (read from --new-password-file or asked twice).
+    Add {
+        #[arg(long)]
+        new_password_file: Option<PathBuf>,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List key files.
+    List,
+    /// Remove a key file by ID prefix; the others keep working.
+    Remove { id: String },
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Where to create the demo (repository, data, restores).
+    #[arg(long, default_value = "kura-demo")]
+    pub dir: PathBuf,
+    /// Size of the generated data set in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub size_mib: u64,
+}

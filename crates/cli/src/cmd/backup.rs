@@ -1,0 +1,115 @@
+//! `kura backup`
+
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+use kura_engine::backup::{backup, BackupInput, BackupOptions, BackupResult};
+use kura_engine::Progress;
+
+use crate::args::{BackupArgs, Global};
+use crate::output::{human_bytes, ProgressDisplay};
+use crate::{exit, open};
+
+pub fn run(g: &Global, a: &BackupArgs) -> Result<i32> {
+    let repo = open::open_with_index(g)?;
+    let opts = BackupOptions {
+        source: a.source.clone(),
+        tags: a.tags.clone(),
+        excludes: a.excludes.clone(),
+        host: a.host.clone(),
+        force: a.force,
+        threads: g.threads,
+        lock_days: a.lock_days,
+        stream_paths: vec![],
+    };
+    if a.source.trim().is_empty() || a.source.contains(['/', '\n']) {
+        bail!(
+            "--source {:?}: use a short name such as ehr-db or ssmix2",
+            a.source
+        );
+    }
+    let progress = Arc::new(Progress::default());
+    let display = ProgressDisplay::start(progress.clone(), "backup", g.json, g.quiet);
+    let result = if a.stdin_from_command {
+        if a.command.is_empty() {
+            bail!("--stdin-from-command needs the command after `--`, e.g. -- pg_dump -Fc ehr");
+        }
+        let input = BackupInput::Command {
+            name: a.stdin_filename.clone(),
+            argv: a.command.clone(),
+        };
+        backup(&repo, input, &opts, &progress).map_err(anyhow::Error::from)
+    } else if a.stdin {
+        let input = BackupInput::Stream {
+            name: a.stdin_filename.clone(),
+            reader: Box::new(std::io::stdin()),
+        };
+        backup(&repo, input, &opts, &progress).map_err(anyhow::Error::from)
+    } else {
+        if a.paths.is_empty() {
+            bail!("nothing to back up: give one or more paths, --stdin, or --stdin-from-command -- CMD");
+        }
+        backup(&repo, BackupInput::Paths(a.paths.clone()), &opts, &progress)
+            .map_err(anyhow::Error::from)
+    };
+    display.finish();
+    let result = result?;
+    report(g, &result);
+    Ok(if result.warnings.is_empty() {
+        exit::SUCCESS
+    } else {
+        exit::WARNINGS
+    })
+}
+
+fn report(g: &Global, r: &BackupResult) {
+    let s = &r.snapshot.stats;
+    if g.json {
+        for w in &r.warnings {
+            println!(
+                "{}",
+                serde_json::json!({"message_type": "warning", "path": w.path, "message": w.message})
+            );
+        }
+        let v = serde_json::json!({
+            "message_type": "summary",
+            "snapshot": r.id.to_hex(),
+            "parent": r.parent.map(|p| p.to_hex()),
+            "source": r.snapshot.source,
+            "files_new": s.files_new, "files_changed": s.files_changed, "files_unchanged": s.files_unchanged,
+            "dirs": s.dirs, "bytes_read": s.bytes_read, "bytes_total": s.bytes_total,
+            "bytes_added": s.bytes_added, "blobs_added": s.blobs_added,
+            "warnings": r.warnings.len(), "duration_seconds": s.duration_ms as f64 / 1000.0,
+        });
+        println!("{v}");
+        return;
+    }
+    for w in &r.warnings {
+        eprintln!("warning: {}: {}", w.path, w.message);
+    }
+    if g.quiet {
+        return;
+    }
+    println!(
+        "generation {} saved (source {})",
+        r.id.short(),
+        r.snapshot.source
+    );
+    println!(
+        "files: {} new, {} changed, {} unchanged; {} directories",
+        s.files_new, s.files_changed, s.files_unchanged, s.dirs
+    );
+    println!(
+        "read {} of {}; added {} after deduplication and compression; {:.1} s",
+        human_bytes(s.bytes_read),
+        human_bytes(s.bytes_total),
+        human_bytes(s.bytes_added),
+        s.duration_ms as f64 / 1000.0
+    );
+    if !r.warnings.is_empty() {
+        println!(
+            "completed with {} warning(s): the files named above are not in this generation",
+            r.warnings.len()
+        );
+    }
+}

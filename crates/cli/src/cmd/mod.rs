@@ -1,0 +1,9 @@
+//! One module per command family: parse nothing, call the library, format the result.
+
+pub mod backup;
+pub mod browse;
+pub mod check;
+pub mod demo;
+pub mod init;
+pub mod key;
+pub mod restore;

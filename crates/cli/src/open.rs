@@ -1,0 +1,95 @@
+//! Finding the repository and the password.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use kura_repo::Repository;
+use kura_store::{Backend, LocalBackend};
+
+use crate::args::Global;
+
+pub fn backend(g: &Global) -> Result<Arc<dyn Backend>> {
+    let Some(repo) = &g.repo else {
+        bail!("no repository given: pass --repo DIR or set KURA_REPOSITORY");
+    };
+    if repo.contains("://") || repo.starts_with("s3:") {
+        bail!("{repo}: only local directories are supported by this build of kura");
+    }
+    Ok(Arc::new(LocalBackend::new(repo)))
+}
+
+/// Read a secret from a file: the first line, without its line ending.
+pub fn read_secret_file(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path)
+        .with_context(|| format!("cannot read password file {}", path.display()))?;
+    let line = raw.split(|b| *b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.is_empty() {
+        bail!("password file {} is empty", path.display());
+    }
+    Ok(line.to_vec())
+}
+
+pub fn password(g: &Global, prompt: &str) -> Result<Vec<u8>> {
+    if let Some(p) = &g.password_file {
+        return read_secret_file(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no password: set KURA_PASSWORD_FILE or pass --password-file (passwords are never taken as arguments)");
+    }
+    let pw = rpassword::prompt_password(prompt).context("reading the password")?;
+    Ok(pw.into_bytes())
+}
+
+/// A new password: from a file, or typed twice.
+pub fn new_password(file: Option<&Path>, g: &Global) -> Result<Vec<u8>> {
+    if let Some(f) = file {
+        return read_secret_file(f);
+    }
+    if g.password_file.is_some() && !std::io::stdin().is_terminal() {
+        return read_secret_file(g.password_file.as_deref().expect("checked"));
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no new password: pass --new-password-file (passwords are never taken as arguments)");
+    }
+    let a = rpassword::prompt_password("new password: ")?;
+    let b = rpassword::prompt_password("repeat the new password: ")?;
+    if a != b {
+        bail!("the two passwords differ");
+    }
+    if a.chars().count() < 8 {
+        bail!("the password is too short: use at least 8 characters (13 or more is better)");
+    }
+    Ok(a.into_bytes())
+}
+
+pub fn open(g: &Global) -> Result<Repository> {
+    let backend = backend(g)?;
+    let pw = password(g, &format!("password for {}: ", backend.location()))?;
+    let repo = Repository::open(backend, &pw)?;
+    Ok(repo)
+}
+
+pub fn open_with_index(g: &Global) -> Result<Repository> {
+    let repo = open(g)?;
+    let problems = repo.load_index()?;
+    if !problems.is_empty() && !g.quiet {
+        for (name, e) in &problems {
+            eprintln!("warning: index {name} skipped: {e}");
+        }
+        eprintln!(
+            "warning: some index files are damaged: run `kura check`, then `kura repair index`"
+        );
+    }
+    Ok(repo)
+}
+
+pub fn no_repo_error(e: &anyhow::Error) -> Option<i32> {
+    match e.downcast_ref::<kura_repo::RepoError>() {
+        Some(kura_repo::RepoError::NotARepository { .. }) => Some(crate::exit::NO_REPOSITORY),
+        Some(kura_repo::RepoError::WrongPassword) => Some(crate::exit::WRONG_PASSWORD),
+        _ => None,
+    }
+}

@@ -1,0 +1,21 @@
+//! # kura-engine: backup, restore, check and diff
+//!
+//! The work a Kura command does once a repository is open: walking file systems and generations,
+//! content-defined chunking, the parallel backup pipeline with change detection against the
+//! previous generation of the same source, verified restore, and integrity checks that report
+//! damage as the generations and files it affects.
+#![forbid(unsafe_code)]
+
+pub mod backup;
+pub mod check;
+pub mod chunker;
+pub mod diff;
+pub mod error;
+pub mod exclude;
+pub mod fsmeta;
+pub mod progress;
+pub mod restore;
+pub mod walk;
+
+pub use error::{EngineError, Result};
+pub use progress::Progress;
