@@ -187,36 +187,9 @@ pub fn medication_request(v: &Value) -> Option<Fact> {
         .and_then(|r| r.get("doseQuantity"))
         .map(quantity_text)
         .unwrap_or_default();
-    let duration = v
-        .get("dispenseRequest")
-        .and_then(|d| d.get("expectedSupplyDuration"))
-        .or_else(|| {
-            dosage
-                .and_then(|d| d.get("timing"))
-                .and_then(|t| t.get("repeat"))
-                .and_then(|r| r.get("boundsDuration"))
-        })
-        .map(quantity_text)
-        .unwrap_or_default();
-    let start = dosage
-        .and_then(|d| {
-            arr(d, "extension")
-                .iter()
-                .find(|e| s(e, "url").ends_with("PeriodOfUse"))
-        })
-        .and_then(|e| e.get("valuePeriod"))
-        .map(|p| s(p, "start"))
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| s(v, "authoredOn"));
-    let order_no = arr(v, "identifier")
-        .iter()
-        .find(|i| s(i, "system") == "urn:oid:1.2.392.100495.20.3.11")
-        .map(|i| s(i, "value"))
-        .unwrap_or_else(|| {
-            v.get("groupIdentifier")
-                .map(|g| s(g, "value"))
-                .unwrap_or("")
-        });
+    let duration = supply_duration(v, dosage);
+    let start = dosage_start(dosage).unwrap_or_else(|| s(v, "authoredOn"));
+    let order_no = order_number(v);
     Some(Fact::Medication(Medication {
         kind: if injection {
             MedicationKind::Injection
@@ -236,6 +209,47 @@ pub fn medication_request(v: &Value) -> Option<Fact> {
         indications: indications(v),
         source: String::new(),
     }))
+}
+
+/// Days supplied: `dispenseRequest.expectedSupplyDuration` (what was dispensed), else the
+/// timing bounds (published examples disagree between the two; dispensing wins).
+fn supply_duration(v: &Value, dosage: Option<&Value>) -> String {
+    v.get("dispenseRequest")
+        .and_then(|d| d.get("expectedSupplyDuration"))
+        .or_else(|| {
+            dosage
+                .and_then(|d| d.get("timing"))
+                .and_then(|t| t.get("repeat"))
+                .and_then(|r| r.get("boundsDuration"))
+        })
+        .map(quantity_text)
+        .unwrap_or_default()
+}
+
+/// Start of use from the JP Core `JP_MedicationDosage_PeriodOfUse` extension.
+fn dosage_start(dosage: Option<&Value>) -> Option<&str> {
+    dosage
+        .and_then(|d| {
+            arr(d, "extension")
+                .iter()
+                .find(|e| s(e, "url").ends_with("PeriodOfUse"))
+        })
+        .and_then(|e| e.get("valuePeriod"))
+        .map(|p| s(p, "start"))
+        .filter(|t| !t.is_empty())
+}
+
+/// The order number (`urn:oid:1.2.392.100495.20.3.11`), else the group identifier.
+fn order_number(v: &Value) -> &str {
+    arr(v, "identifier")
+        .iter()
+        .find(|i| s(i, "system") == "urn:oid:1.2.392.100495.20.3.11")
+        .map(|i| s(i, "value"))
+        .unwrap_or_else(|| {
+            v.get("groupIdentifier")
+                .map(|g| s(g, "value"))
+                .unwrap_or("")
+        })
 }
 
 fn quantity_text(q: &Value) -> String {

@@ -83,14 +83,11 @@ impl Message {
         (self.component(f, 1), self.component(f, 2))
     }
 
-    /// Component `n` (1-based) of the first repetition of a raw field, unescaped.
+    /// Component `n` (1-based) of the first repetition of a raw field, unescaped; `""` when
+    /// absent (and for `n == 0`).
     pub fn component(&self, field: &str, n: usize) -> String {
         let rep = field.split(self.delimiters.repetition).next().unwrap_or("");
-        let comp = rep
-            .split(self.delimiters.component)
-            .nth(n - 1)
-            .unwrap_or("");
-        self.unescape(comp)
+        self.rep_component(rep, n)
     }
 
     /// Repetitions of a raw field.
@@ -100,11 +97,14 @@ impl Message {
             .filter(|r| !r.is_empty())
     }
 
-    /// Component `n` (1-based) of one repetition, unescaped.
+    /// Component `n` (1-based) of one repetition, unescaped; `""` when absent or `n == 0`.
     pub fn rep_component(&self, repetition: &str, n: usize) -> String {
+        let Some(index) = n.checked_sub(1) else {
+            return String::new();
+        };
         let comp = repetition
             .split(self.delimiters.component)
-            .nth(n - 1)
+            .nth(index)
             .unwrap_or("");
         self.unescape(comp)
     }
@@ -251,6 +251,11 @@ mod tests {
         assert_eq!(m.rep_component(reps[1], 1), "カンジャ");
         assert_eq!(m.rep_component(reps[1], 8), "P");
         assert_eq!(pid.field(99), "");
+        assert_eq!(
+            m.component(pid.field(3), 0),
+            "",
+            "component 0 does not exist"
+        );
         assert_eq!(m.segments_named("PID").count(), 1);
     }
 

@@ -247,20 +247,7 @@ fn make_stay(
     }
 }
 
-fn expected(f: &Facts) -> ExpectedPatient {
-    let mut allergies: Vec<String> = std::iter::once(f.al1.name.to_string())
-        .chain(f.iam.iter().map(|a| a.name.to_string()))
-        .collect();
-    allergies.sort();
-    let mut diagnoses: Vec<String> = f.active_dx.iter().map(|d| d.name.to_string()).collect();
-    diagnoses.sort();
-    let mut medications: Vec<String> = f
-        .recent_rx
-        .iter()
-        .map(|(d, _)| d.name.to_string())
-        .collect();
-    medications.extend(f.injection.iter().map(|(inj, _)| inj.name.to_string()));
-    medications.sort();
+fn expected_labs(f: &Facts) -> Vec<ExpectedLab> {
     let mut labs: Vec<ExpectedLab> = f
         .labs
         .iter()
@@ -281,6 +268,11 @@ fn expected(f: &Facts) -> ExpectedPatient {
         });
     }
     labs.sort_by(|a, b| a.code.cmp(&b.code));
+    labs
+}
+
+/// Infectious diagnoses are those in ICD-10 chapter I (A00–B99), as the index decides.
+fn expected_infections(f: &Facts) -> Vec<String> {
     let mut infections: Vec<String> = f
         .active_dx
         .iter()
@@ -291,6 +283,25 @@ fn expected(f: &Facts) -> ExpectedPatient {
         infections.push(tables::INFECTION_LAB.name.to_string());
     }
     infections.sort();
+    infections
+}
+
+fn expected(f: &Facts) -> ExpectedPatient {
+    let mut allergies: Vec<String> = std::iter::once(f.al1.name.to_string())
+        .chain(f.iam.iter().map(|a| a.name.to_string()))
+        .collect();
+    allergies.sort();
+    let mut diagnoses: Vec<String> = f.active_dx.iter().map(|d| d.name.to_string()).collect();
+    diagnoses.sort();
+    let mut medications: Vec<String> = f
+        .recent_rx
+        .iter()
+        .map(|(d, _)| d.name.to_string())
+        .collect();
+    medications.extend(f.injection.iter().map(|(inj, _)| inj.name.to_string()));
+    medications.sort();
+    let labs = expected_labs(f);
+    let infections = expected_infections(f);
     ExpectedPatient {
         patient_id: f.id.clone(),
         name_kanji: format!("{} {}", f.kanji.0, f.kanji.1),

@@ -115,6 +115,14 @@ pub(crate) fn write_patient(f: &Facts, crashed_delete: bool) -> Vec<SynthFile> {
     if let Some((inj, date)) = f.injection {
         out.push(injection(f, inj, date, &next_order()));
     }
+    out.extend(labs(f, &mut next_order));
+    out.extend(stay(f));
+    out
+}
+
+/// One OML-11 file per result: the older and newer value of each test, and the infection test.
+fn labs(f: &Facts, next_order: &mut impl FnMut() -> String) -> Vec<SynthFile> {
+    let mut out = Vec::new();
     for (lab, older, newer) in &f.labs {
         for (value, date) in [older, newer] {
             let obx = format!(
@@ -139,7 +147,6 @@ pub(crate) fn write_patient(f: &Facts, crashed_delete: bool) -> Vec<SynthFile> {
         );
         out.push(lab_file(f, date, &next_order(), obx));
     }
-    out.extend(stay(f));
     out
 }
 
