@@ -6,7 +6,8 @@
 //!   and 90% of the file, on line boundaries) either new rows are inserted or a run of rows
 //!   is replaced by new rows of about the same length. Each edit is 4 KiB–512 KiB. Inserting
 //!   shifts everything after it, which is exactly what content-defined chunking must absorb;
-//! * 15% — SS-MIX2 files: half rewritten in place, half new files for a new visit day;
+//! * 15% — SS-MIX2 files: half changed (two thirds rewritten in place, one third updated
+//!   the SS-MIX2 way: old `…_1` renamed to `…_2`, new `…_1` written), half new files;
 //! * 25% — new DICOM-like images in a new study folder;
 //! * plus a few deleted HL7 files (about 1 per 2,000, at least one).
 //!
@@ -44,6 +45,9 @@ pub struct MutationStats {
     pub files_new: u64,
     /// Files deleted.
     pub files_deleted: u64,
+    /// Files renamed without content change (SS-MIX2 `_1` → `_2` when a record is updated;
+    /// each comes with one new `_1` file counted in `files_new`).
+    pub files_renamed: u64,
 }
 
 impl MutationStats {
@@ -148,7 +152,7 @@ fn edit_dumps(
     for (path, len) in dumps {
         let share = (budget as f64 * *len as f64 / total as f64) as u64;
         if share > 0 {
-            edit_one_dump(path, *len, rng, share, st)?;
+            edit_one_dump(path, rng, share, st)?;
         }
     }
     Ok(())
@@ -163,7 +167,6 @@ struct Edit {
 
 fn edit_one_dump(
     path: &Path,
-    len: u64,
     rng: &mut TkRng,
     budget: u64,
     st: &mut MutationStats,
@@ -172,7 +175,10 @@ fn edit_one_dump(
     const MAX_EDIT: u64 = 512 << 10;
     let count = (budget / MAX_EDIT + 1).max(3);
     let size = (budget / count).clamp(MIN_EDIT, MAX_EDIT);
+    // The whole dump is held in memory (~1/6 of the dataset's dump share, 150 MiB at the
+    // 2 GiB default); offsets come from the bytes read, not from the earlier directory scan.
     let data = fs::read(path)?;
+    let len = data.len() as u64;
     let mut state = DumpState::new(rng, base_day() + 1);
     let mut edits = Vec::new();
     for _ in 0..count {
@@ -245,7 +251,7 @@ fn rewrite(path: &Path, data: &[u8], edits: &[Edit]) -> io::Result<()> {
     }
 }
 
-/// Rewrites, adds and deletes SS-MIX2 files; `files` are paths relative to `root`.
+/// Rewrites, supersedes, adds and deletes SS-MIX2 files; `files` are relative to the root.
 fn change_hl7(
     w: &mut Writer,
     files: &[(PathBuf, u64)],
@@ -254,31 +260,22 @@ fn change_hl7(
     st: &mut MutationStats,
     touched: &mut BTreeSet<PathBuf>,
 ) -> io::Result<()> {
-    let root = w.root;
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.shuffle(rng);
     let mut picks = order.into_iter();
-    let day = base_day() + 1;
     let mut spent = 0;
     while spent < budget / 2 {
         let Some(i) = picks.next() else { break };
-        let (rel, old_len) = &files[i];
-        let patient = patient_of(rng, rel);
-        let key = next_day_key(rng, rel, day);
-        let f = hl7::message_file(rng, &patient, key, day);
-        let path = root.join(rel);
-        fs::write(&path, &f.bytes)?;
-        set_times(&path, f.secs, f.millis * 1_000_000)?;
-        let new_len = f.bytes.len() as u64;
-        st.bytes_changed += new_len.min(*old_len);
-        st.bytes_added += new_len.saturating_sub(*old_len);
-        st.files_changed += 1;
-        spent += new_len;
+        // A third of the changes follow the SS-MIX2 update rule (rename `_1` to `_2`, write
+        // a new `_1`), so the same bytes appear under a new name, as in real storages.
+        spent += match rng.gen_bool(1.0 / 3.0) {
+            true => supersede(w, &files[i].0, rng, st, touched)?,
+            false => rewrite_in_place(w.root, &files[i], rng, st)?,
+        };
     }
-    let deletions = (files.len() / 2000).max(1);
-    for _ in 0..deletions {
+    for _ in 0..(files.len() / 2000).max(1) {
         let Some(i) = picks.next() else { break };
-        let path = root.join(&files[i].0);
+        let path = w.root.join(&files[i].0);
         fs::remove_file(&path)?;
         touched.insert(parent_of(&path));
         st.bytes_removed += files[i].1;
@@ -287,19 +284,90 @@ fn change_hl7(
     while spent < budget {
         let Some(i) = picks.next() else { break };
         let patient = patient_of(rng, &files[i].0);
-        let key = next_day_key(rng, &files[i].0, day);
-        let f = hl7::message_file(rng, &patient, key, day);
+        let key = next_day_key(rng, &files[i].0, base_day() + 1);
+        let f = hl7::message_file(rng, &patient, key, base_day() + 1);
         let rel = format!("ssmix2/standard_root/{}", f.rel_path);
-        if root.join(&rel).exists() {
+        if w.root.join(&rel).exists() {
             continue; // same key and millisecond: keep the existing file untouched
         }
         w.write(&rel, &f.bytes, f.secs, f.millis * 1_000_000)?;
-        touched.insert(parent_of(&root.join(&rel)));
+        touched.insert(parent_of(&w.root.join(&rel)));
         st.bytes_added += f.bytes.len() as u64;
         st.files_new += 1;
         spent += f.bytes.len() as u64;
     }
     Ok(())
+}
+
+/// Replaces the content of an existing file (same path, new bytes, next-day mtime).
+fn rewrite_in_place(
+    root: &Path,
+    file: &(PathBuf, u64),
+    rng: &mut TkRng,
+    st: &mut MutationStats,
+) -> io::Result<u64> {
+    let (rel, old_len) = file;
+    let patient = patient_of(rng, rel);
+    let key = next_day_key(rng, rel, base_day() + 1);
+    let f = hl7::message_file(rng, &patient, key, base_day() + 1);
+    let path = root.join(rel);
+    fs::write(&path, &f.bytes)?;
+    set_times(&path, f.secs, f.millis * 1_000_000)?;
+    let new_len = f.bytes.len() as u64;
+    st.bytes_changed += new_len.min(*old_len);
+    st.bytes_added += new_len.saturating_sub(*old_len);
+    st.files_changed += 1;
+    Ok(new_len)
+}
+
+/// SS-MIX2 update: renames `…_1` to `…_2` and writes the new version as `…_<now>_<dept>_1`.
+/// Does nothing and returns 0 for names not in the 7-field `…_1` form or when a target
+/// name already exists.
+fn supersede(
+    w: &mut Writer,
+    rel: &Path,
+    rng: &mut TkRng,
+    st: &mut MutationStats,
+    touched: &mut BTreeSet<PathBuf>,
+) -> io::Result<u64> {
+    let name = rel
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let fields: Vec<&str> = name.split('_').collect();
+    if fields.len() != 7 || fields[6] != "1" {
+        return Ok(0);
+    }
+    let old = w.root.join(rel);
+    let superseded = old.with_file_name(format!("{}_2", fields[..6].join("_")));
+    if superseded.exists() {
+        return Ok(0);
+    }
+    let patient = patient_of(rng, rel);
+    let key = next_day_key(rng, rel, base_day() + 1);
+    let f = hl7::message_file(rng, &patient, key, base_day() + 1);
+    let ts = f
+        .rel_path
+        .rsplit('_')
+        .nth(2)
+        .unwrap_or(fields[4])
+        .to_string();
+    let new_name = format!(
+        "{}_{}_{}_{}_{ts}_{}_1",
+        fields[0], fields[1], fields[2], fields[3], fields[5]
+    );
+    let new_path = old.with_file_name(new_name);
+    if new_path.exists() {
+        return Ok(0);
+    }
+    fs::rename(&old, &superseded)?;
+    fs::write(&new_path, &f.bytes)?;
+    set_times(&new_path, f.secs, f.millis * 1_000_000)?;
+    touched.insert(parent_of(&old));
+    st.files_renamed += 1;
+    st.files_new += 1;
+    st.bytes_added += f.bytes.len() as u64;
+    Ok(f.bytes.len() as u64)
 }
 
 /// A message key of the same data type as `rel`, on `day` unless the type is undated.

@@ -239,7 +239,11 @@ fn mutation_changes_about_the_requested_fraction_in_the_middle_of_dumps() {
     );
     assert_eq!(
         count(|d| matches!(d, TreeDifference::OnlyInA(_))),
-        ms.files_deleted
+        ms.files_deleted + ms.files_renamed
+    );
+    assert!(
+        ms.files_renamed >= 1,
+        "SS-MIX2 style updates happen: {ms:?}"
     );
     assert!(
         count(|d| matches!(d, TreeDifference::OnlyInB(_))) >= 1,

@@ -94,9 +94,16 @@ fn main() -> anyhow::Result<()> {
             let s = mutate_dataset(&dir, seed, fraction)
                 .with_context(|| format!("mutating {}", dir.display()))?;
             println!(
-                "mutated {}: {} files changed, {} new, {} deleted; {} B changed, {} B added, {} B removed",
-                dir.display(), s.files_changed, s.files_new, s.files_deleted,
-                s.bytes_changed, s.bytes_added, s.bytes_removed
+                "mutated {}: {} files changed, {} new, {} renamed, {} deleted; \
+                 {} B changed, {} B added, {} B removed",
+                dir.display(),
+                s.files_changed,
+                s.files_new,
+                s.files_renamed,
+                s.files_deleted,
+                s.bytes_changed,
+                s.bytes_added,
+                s.bytes_removed
             );
         }
         Command::EdgeCases { dir, files, seed } => {
