@@ -5,11 +5,11 @@
 //!   names with ASCII and full-width spaces, and the `small_files` small files (text and
 //!   binary, 0–4 KiB, at most 64 per folder);
 //! * `特殊な名前/` — full-width characters, emoji, NFC and NFD spellings of the same word
-//!   side by side, newline/tab/backslash in names, a leading dash, a 255-byte name, and
-//!   names that are not UTF-8 (raw Shift_JIS and Latin-1 bytes);
+//!   side by side, names differing only in case, newline/tab/backslash in names, a leading
+//!   dash, a 255-byte name, and names that are not UTF-8 (raw Shift_JIS and Latin-1 bytes);
 //! * `深い階層/` — 40 nested folders;
-//! * `バイナリ/` — random files sized around chunking boundaries (0, 1, 4095…1 MiB + 1) and a
-//!   file of zeros;
+//! * `バイナリ/` — random files sized around chunking boundaries (0, 1, 4095…1 MiB + 1), a
+//!   file of zeros and a sparse 16 MiB file with one data block;
 //! * `ダンプ/` — three SQL dumps of several MiB and an identical copy of one (dedup);
 //! * `リンク/` — symlinks: relative, absolute, dangling (relative and absolute), to a
 //!   directory, to itself, and with a non-UTF-8 target;
@@ -24,7 +24,7 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io;
+use std::io::{self, Seek, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -152,6 +152,9 @@ impl Gen<'_> {
             ".hidden",
             "..二つの点で始まる",
             "半角ｶﾀｶﾅ.txt",
+            // Differ only in case: collide on case-insensitive targets (macOS, Windows).
+            "Readme.txt",
+            "README.txt",
         ];
         for name in names {
             let bytes = self.text(300);
@@ -199,7 +202,15 @@ impl Gen<'_> {
             self.put(format!("バイナリ/random_{len}.bin"), &bytes)?;
         }
         self.put("バイナリ/zeros_1MiB.bin", &vec![0u8; 1 << 20])?;
-        Ok(())
+        // A sparse file: 16 MiB long, one 4 KiB block of data at 8 MiB, holes elsewhere.
+        let path = self.root.join("バイナリ/sparse_16MiB.bin");
+        let mut f = fs::File::create(&path)?;
+        f.set_len(16 << 20)?;
+        f.seek(io::SeekFrom::Start(8 << 20))?;
+        let block = self.random(4096);
+        f.write_all(&block)?;
+        drop(f);
+        self.touch(&path)
     }
 
     fn dumps(&mut self) -> io::Result<()> {

@@ -253,6 +253,12 @@ fn edge_case_tree_is_reproducible_and_has_every_case() {
         meta("ハードリンク/別名.txt").ino()
     );
     assert_eq!(meta("空/空ファイル.txt").len(), 0);
+    assert_eq!(meta("バイナリ/sparse_16MiB.bin").len(), 16 << 20);
+    assert!(
+        meta("バイナリ/sparse_16MiB.bin").blocks() < 16 * 1024,
+        "sparse: holes not allocated"
+    );
+    assert!(a.join("特殊な名前/Readme.txt").is_file() && a.join("特殊な名前/README.txt").is_file());
     assert_eq!(
         fs::read_dir(a.join("空/空フォルダ")).expect("dir").count(),
         0
