@@ -3,7 +3,7 @@
 //! | share | category | path | size per file | zstd -3 |
 //! |------:|----------|------|---------------|---------|
 //! | 45% | EHR database dumps (monthly archives) | `ehr/dump/ehr_YYYYMMDD.sql` | total/2…total/6, 2–6 files | 3–5x |
-//! | 15% | SS-MIX2 HL7 v2 messages | `ssmix2/standard_root/…` | 1–8 KiB | ~3x |
+//! | 15% | SS-MIX2 HL7 v2 messages | `ssmix2/standard_root/…` | 1–8 KiB | ~5x per file, ~12x as one stream |
 //! | 30% | DICOM-like images | `pacs/<study uid>/<n>.dcm` | 1–3 MiB | ~1.4x |
 //! | 10% | scanned documents | `scan/YYYY/MM/<id>.pdf` | 100–500 KiB | 1x |
 //!

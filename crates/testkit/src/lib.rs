@@ -68,4 +68,4 @@ pub use digest::{tree_digest, tree_digest_with, DigestOptions};
 pub use edge::generate_edge_case_tree;
 pub use mutate::{mutate_dataset, MutationStats};
 pub use size::{parse_size, ParseSizeError};
-pub use walk::FileKind;
+pub use walk::{tree_stats, FileKind, TreeStats};

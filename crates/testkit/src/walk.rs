@@ -94,6 +94,38 @@ fn visit(dir: &Path, rel: &Path, out: &mut Vec<Entry>) -> io::Result<()> {
     Ok(())
 }
 
+/// Entry counts and file bytes of a tree, from the canonical walk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TreeStats {
+    /// Regular files (each hard-linked name counted).
+    pub files: u64,
+    /// Directories below the root.
+    pub dirs: u64,
+    /// Symbolic links.
+    pub symlinks: u64,
+    /// FIFOs, sockets, devices.
+    pub other: u64,
+    /// Sum of regular file lengths (a hard-linked file counted once per name).
+    pub bytes: u64,
+}
+
+/// Counts the entries below `root` without following symlinks.
+pub fn tree_stats(root: &Path) -> io::Result<TreeStats> {
+    let mut st = TreeStats::default();
+    for e in walk(root)? {
+        match e.kind {
+            FileKind::File => {
+                st.files += 1;
+                st.bytes += e.meta.len();
+            }
+            FileKind::Dir => st.dirs += 1,
+            FileKind::Symlink => st.symlinks += 1,
+            FileKind::Other => st.other += 1,
+        }
+    }
+    Ok(st)
+}
+
 /// Adds the path to an I/O error so the user knows which entry failed.
 pub(crate) fn with_path(e: io::Error, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
@@ -124,6 +156,27 @@ mod tests {
             kinds[5],
             FileKind::Symlink,
             "symlink to dir is not followed"
+        );
+    }
+
+    #[test]
+    fn tree_stats_counts_each_kind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let r = dir.path();
+        fs::create_dir(r.join("d")).expect("mkdir");
+        fs::write(r.join("d/f"), b"12345").expect("write");
+        fs::hard_link(r.join("d/f"), r.join("g")).expect("link");
+        std::os::unix::fs::symlink("d", r.join("l")).expect("symlink");
+        let st = tree_stats(r).expect("stats");
+        assert_eq!(
+            st,
+            TreeStats {
+                files: 2,
+                dirs: 1,
+                symlinks: 1,
+                other: 0,
+                bytes: 10
+            }
         );
     }
 

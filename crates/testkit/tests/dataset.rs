@@ -277,3 +277,28 @@ fn mutation_is_deterministic() {
     let diffs = compare_trees(&a, &b, CompareOptions::strict()).expect("compare");
     assert!(diffs.is_empty(), "{diffs:?}");
 }
+
+#[test]
+fn mutation_of_a_tree_without_dumps_or_hl7_adds_images_instead() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    fs::write(root.join("blob.bin"), vec![7u8; 10 << 20]).expect("write");
+    let ms = mutate_dataset(root, 1, 0.01).expect("mutate");
+    assert_eq!(ms.files_changed, 0);
+    assert_eq!(ms.files_new, 1, "{ms:?}");
+    let want = (10u64 << 20) / 100;
+    assert!(
+        ms.bytes_added * 10 >= want * 8 && ms.bytes_added <= want + 2048,
+        "{ms:?}"
+    );
+    assert_eq!(
+        fs::read(root.join("blob.bin")).expect("read").len(),
+        10 << 20
+    );
+}
+
+#[test]
+fn mutation_of_a_missing_directory_names_it() {
+    let err = mutate_dataset(Path::new("/nonexistent/kura-ds"), 1, 0.01).expect_err("missing");
+    assert!(err.to_string().contains("/nonexistent/kura-ds"), "{err}");
+}

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kura_testkit::{
     generate_edge_case_tree, generate_hospital_dataset, mutate_dataset, parse_size, tree_digest,
-    DatasetSpec,
+    tree_stats, DatasetSpec,
 };
 
 #[derive(Parser)]
@@ -109,9 +109,14 @@ fn main() -> anyhow::Result<()> {
         Command::EdgeCases { dir, files, seed } => {
             generate_edge_case_tree(&dir, seed, files)
                 .with_context(|| format!("generating edge cases in {}", dir.display()))?;
+            let t = tree_stats(&dir).with_context(|| format!("counting {}", dir.display()))?;
             println!(
-                "edge cases {}: {files} small files plus special entries (seed {seed})",
-                dir.display()
+                "edge cases {}: {} files ({files} small), {} dirs, {} symlinks, {} bytes (seed {seed})",
+                dir.display(),
+                t.files,
+                t.dirs,
+                t.symlinks,
+                t.bytes
             );
         }
         Command::Digest { dir } => {
