@@ -134,7 +134,8 @@ pub(crate) fn patient_files(rng: &mut TkRng, patient: &Patient, today: i64) -> V
                 ],
             );
             let order_no = rng.gen_range(10_000_000_000..99_999_999_999);
-            if rng.gen_bool(0.05) {
+            let superseded = rng.gen_bool(0.05);
+            if superseded {
                 let old = MessageKey {
                     data_type,
                     day: Some(day),
@@ -149,7 +150,8 @@ pub(crate) fn patient_files(rng: &mut TkRng, patient: &Patient, today: i64) -> V
                 order_no,
                 flag: 1,
             };
-            let send_day = day + rng.gen_range(0..2);
+            // A superseding version is sent on a later day, so its timestamp is newer.
+            let send_day = day + rng.gen_range(0..2) + i64::from(superseded);
             files.push(message_file(rng, patient, key, send_day));
         }
     }
@@ -391,5 +393,29 @@ mod tests {
             assert!(text.contains("\rPID|0001||0001234567^^^^PI||"));
             assert!(text.contains(p.surname.0), "kanji name survives encoding");
         }
+    }
+
+    #[test]
+    fn superseded_versions_are_older_than_the_current_one() {
+        let mut rng = stream(7, "hl7-test");
+        let mut seen = 0;
+        for n in 0..200 {
+            let p = Patient::random(&mut rng, format!("{:010}", 1_000_000 + n), base_day());
+            let files = patient_files(&mut rng, &p, base_day());
+            for old in files.iter().filter(|f| f.rel_path.ends_with("_2")) {
+                let name = old.rel_path.rsplit('/').next().unwrap_or_default();
+                let f: Vec<&str> = name.split('_').collect();
+                let key = f[..4].join("_");
+                let current = files
+                    .iter()
+                    .filter_map(|c| c.rel_path.rsplit('/').next())
+                    .find(|c| c.starts_with(&key) && c.ends_with("_1"))
+                    .expect("a current version exists");
+                let current_ts = current.split('_').nth(4).unwrap_or_default();
+                assert!(current_ts > f[4], "{current} vs {name}");
+                seen += 1;
+            }
+        }
+        assert!(seen > 5, "only {seen} superseded files");
     }
 }
