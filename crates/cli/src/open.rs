@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use kura_repo::Repository;
 use kura_store::{Backend, LocalBackend};
 
@@ -43,16 +43,14 @@ pub fn password(g: &Global, prompt: &str) -> Result<Vec<u8>> {
     Ok(pw.into_bytes())
 }
 
-/// A new password: from a file, or typed twice.
-pub fn new_password(file: Option<&Path>, g: &Global) -> Result<Vec<u8>> {
+/// A new password: from `file` if given, else typed twice on a terminal. `hint` names the option a
+/// script should use instead.
+pub fn new_password(file: Option<&Path>, hint: &str) -> Result<Vec<u8>> {
     if let Some(f) = file {
         return read_secret_file(f);
     }
-    if g.password_file.is_some() && !std::io::stdin().is_terminal() {
-        return read_secret_file(g.password_file.as_deref().expect("checked"));
-    }
     if !std::io::stdin().is_terminal() {
-        bail!("no new password: pass --new-password-file (passwords are never taken as arguments)");
+        bail!("no password: {hint} (passwords are never taken as arguments)");
     }
     let a = rpassword::prompt_password("new password: ")?;
     let b = rpassword::prompt_password("repeat the new password: ")?;

@@ -45,7 +45,7 @@ impl ProgressDisplay {
                     b.set_length(total.max(done));
                     b.set_position(done);
                     b.set_message(format!("{files}/{files_total} files"));
-                } else if ticks % 10 == 0 {
+                } else if ticks.is_multiple_of(10) {
                     let line = serde_json::json!({
                         "message_type": "status", "operation": what,
                         "bytes_done": done, "total_bytes": total,

@@ -90,14 +90,19 @@ fn diff_dirs(
                 change: Change::Added,
                 path: path.clone(),
             }),
-            (Some(x), Some(y)) if x.node_type == NodeType::Dir && y.node_type == NodeType::Dir => {
-                if !meta_equal(x, y) {
-                    out.push(DiffEntry {
-                        change: Change::Metadata,
-                        path: path.clone() + "/",
-                    });
-                }
+            // A directory's mtime changes with its content, which is listed below it; only a
+            // change of its permissions or owner is worth a line of its own.
+            (Some(x), Some(y))
+                if dir(Some(x)).is_some()
+                    && dir(Some(y)).is_some()
+                    && (x.mode, x.uid, x.gid) != (y.mode, y.uid, y.gid) =>
+            {
+                out.push(DiffEntry {
+                    change: Change::Metadata,
+                    path: path.clone() + "/",
+                })
             }
+            (Some(x), Some(y)) if x.node_type == NodeType::Dir && y.node_type == NodeType::Dir => {}
             (Some(x), Some(y)) if !content_equal(x, y) => out.push(DiffEntry {
                 change: Change::Modified,
                 path: path.clone(),

@@ -27,14 +27,21 @@ pub enum RepoError {
     #[error("blob {0} is not in the index: the repository is missing data (run `kura check`; `kura repair index` if index files were lost)")]
     BlobNotFound(String),
     #[error("blob {id} in pack {pack} is damaged: {detail}")]
-    BlobDamaged { id: String, pack: String, detail: String },
+    BlobDamaged {
+        id: String,
+        pack: String,
+        detail: String,
+    },
     #[error("{0}")]
     Refused(String),
 }
 
 impl RepoError {
     pub fn damaged(file: impl Into<String>, source: FormatError) -> Self {
-        RepoError::Damaged { file: file.into(), source }
+        RepoError::Damaged {
+            file: file.into(),
+            source,
+        }
     }
 }
 

@@ -75,7 +75,9 @@ impl MasterIndex {
     }
 
     pub fn get(&self, id: &BlobId) -> Option<(FileId, BlobLocation)> {
-        self.blobs.get(id).map(|l| (self.packs[l.pack as usize], *l))
+        self.blobs
+            .get(id)
+            .map(|l| (self.packs[l.pack as usize], *l))
     }
 
     pub fn contains(&self, id: &BlobId) -> bool {
@@ -98,13 +100,15 @@ impl MasterIndex {
     pub fn by_pack(&self) -> IdMap<FileId, Vec<PackEntry>> {
         let mut out: IdMap<FileId, Vec<PackEntry>> = IdMap::default();
         for (id, l) in &self.blobs {
-            out.entry(self.packs[l.pack as usize]).or_default().push(PackEntry {
-                kind: l.kind,
-                id: *id,
-                offset: l.offset,
-                length: l.length,
-                raw_len: l.raw_len,
-            });
+            out.entry(self.packs[l.pack as usize])
+                .or_default()
+                .push(PackEntry {
+                    kind: l.kind,
+                    id: *id,
+                    offset: l.offset,
+                    length: l.length,
+                    raw_len: l.raw_len,
+                });
         }
         for v in out.values_mut() {
             v.sort_by_key(|e| e.offset);
@@ -121,9 +125,21 @@ mod tests {
     fn first_location_wins_and_lookups_work() {
         let mut idx = MasterIndex::default();
         let blob = BlobId([7; 32]);
-        let e = |offset| PackEntry { kind: BlobKind::Data, id: blob, offset, length: 50, raw_len: 10 };
-        idx.add_pack(&IndexPack { id: FileId([1; 32]), blobs: vec![e(8)] });
-        idx.add_pack(&IndexPack { id: FileId([2; 32]), blobs: vec![e(99)] });
+        let e = |offset| PackEntry {
+            kind: BlobKind::Data,
+            id: blob,
+            offset,
+            length: 50,
+            raw_len: 10,
+        };
+        idx.add_pack(&IndexPack {
+            id: FileId([1; 32]),
+            blobs: vec![e(8)],
+        });
+        idx.add_pack(&IndexPack {
+            id: FileId([2; 32]),
+            blobs: vec![e(99)],
+        });
         let (pack, loc) = idx.get(&blob).unwrap();
         assert_eq!(pack, FileId([1; 32]));
         assert_eq!(loc.offset, 8);

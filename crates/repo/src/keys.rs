@@ -24,7 +24,9 @@ fn load_key_files(backend: &dyn Backend) -> Result<Vec<(FileId, KeyFile)>> {
         }
         let bytes = backend.read(FileKind::Key, &f.name)?;
         // A key file that is damaged or altered is skipped: another key may still open the repository.
-        let Ok(id) = verify_file_id(&f.name, &bytes) else { continue };
+        let Ok(id) = verify_file_id(&f.name, &bytes) else {
+            continue;
+        };
         if let Ok(kf) = KeyFile::from_bytes(&bytes) {
             out.push((id, kf));
         }
@@ -42,7 +44,10 @@ pub(crate) fn unlock(backend: &dyn Backend, secret: &[u8]) -> Result<(MasterKey,
         )));
     }
     // Password keys first: they are what people type daily.
-    let mut ordered: Vec<&(FileId, KeyFile)> = files.iter().filter(|(_, k)| k.kind == KeyKind::Password).collect();
+    let mut ordered: Vec<&(FileId, KeyFile)> = files
+        .iter()
+        .filter(|(_, k)| k.kind == KeyKind::Password)
+        .collect();
     ordered.extend(files.iter().filter(|(_, k)| k.kind == KeyKind::Recovery));
     for (id, kf) in ordered {
         let candidate = match kf.kind {
@@ -107,8 +112,16 @@ impl Repository {
         let matches: Vec<&KeyInfo> = keys.iter().filter(|k| k.id.starts_with(prefix)).collect();
         let target = match matches.as_slice() {
             [one] => *one,
-            [] => return Err(RepoError::Refused(format!("no key file matches {prefix:?}: see `kura key list`"))),
-            _ => return Err(RepoError::Refused(format!("{prefix:?} matches several key files: give more digits"))),
+            [] => {
+                return Err(RepoError::Refused(format!(
+                    "no key file matches {prefix:?}: see `kura key list`"
+                )))
+            }
+            _ => {
+                return Err(RepoError::Refused(format!(
+                    "{prefix:?} matches several key files: give more digits"
+                )))
+            }
         };
         if target.current {
             return Err(RepoError::Refused(
@@ -117,7 +130,9 @@ impl Repository {
         }
         let passwords = keys.iter().filter(|k| k.kind == "password").count();
         if target.kind == "password" && passwords <= 1 {
-            return Err(RepoError::Refused("refusing to remove the last password key".into()));
+            return Err(RepoError::Refused(
+                "refusing to remove the last password key".into(),
+            ));
         }
         self.backend().remove(FileKind::Key, &target.id)?;
         Ok(target.id.clone())
@@ -134,14 +149,21 @@ mod tests {
     fn add_list_remove_keys_leaves_others_working() {
         let dir = tempfile::tempdir().unwrap();
         let backend: Arc<dyn Backend> = Arc::new(kura_store::LocalBackend::new(dir.path()));
-        let (repo, rk) = Repository::init(backend.clone(), b"first", &InitOptions::default()).unwrap();
+        let (repo, rk) =
+            Repository::init(backend.clone(), b"first", &InitOptions::default()).unwrap();
         let second = repo.add_key(b"second", "vendor").unwrap();
         assert_eq!(repo.list_keys().unwrap().len(), 3);
-        assert!(repo.remove_key(&repo.key_id().to_hex()[..8]).is_err(), "cannot remove own key");
+        assert!(
+            repo.remove_key(&repo.key_id().to_hex()[..8]).is_err(),
+            "cannot remove own key"
+        );
         let repo2 = Repository::open(backend.clone(), b"second").unwrap();
         assert_eq!(repo2.key_id(), second);
         repo2.remove_key(&repo.key_id().to_hex()).unwrap();
-        assert!(matches!(Repository::open(backend.clone(), b"first"), Err(RepoError::WrongPassword)));
+        assert!(matches!(
+            Repository::open(backend.clone(), b"first"),
+            Err(RepoError::WrongPassword)
+        ));
         assert!(Repository::open(backend.clone(), b"second").is_ok());
         assert!(Repository::open(backend, rk.as_bytes()).is_ok());
     }

@@ -76,9 +76,15 @@ pub(crate) fn host_and_user() -> (String, String) {
 impl Repository {
     /// Create a repository: config, the first password key file and a recovery key file. Returns the
     /// recovery key, which is shown once and never stored in clear.
-    pub fn init(backend: Arc<dyn Backend>, password: &[u8], opts: &InitOptions) -> Result<(Self, String)> {
+    pub fn init(
+        backend: Arc<dyn Backend>,
+        password: &[u8],
+        opts: &InitOptions,
+    ) -> Result<(Self, String)> {
         if backend.exists(FileKind::Config, "config")? || !backend.list(FileKind::Key)?.is_empty() {
-            return Err(RepoError::AlreadyInitialized { location: backend.location() });
+            return Err(RepoError::AlreadyInitialized {
+                location: backend.location(),
+            });
         }
         let key = MasterKey::generate();
         let mut id = [0u8; 32];
@@ -91,21 +97,43 @@ impl Repository {
             pack_size: opts.pack_size,
             compression_level: opts.compression_level,
         };
-        config.validate().map_err(|e| RepoError::damaged("new config", e))?;
+        config
+            .validate()
+            .map_err(|e| RepoError::damaged("new config", e))?;
         let (host, user) = host_and_user();
         // Keys first, config last: a repository without config is "not a repository" and can be
         // initialized again after a crash, while one with a config always has a key that opens it.
         let recovery = generate_recovery_key();
-        let rk = KeyFile::wrap(&key, normalize_recovery_key(&recovery).as_bytes(), KeyKind::Recovery, "recovery", &host, &user)
-            .map_err(|e| RepoError::damaged("recovery key", e))?;
-        let pk = KeyFile::wrap(&key, password, KeyKind::Password, &opts.key_label, &host, &user)
-            .map_err(|e| RepoError::damaged("key file", e))?;
+        let rk = KeyFile::wrap(
+            &key,
+            normalize_recovery_key(&recovery).as_bytes(),
+            KeyKind::Recovery,
+            "recovery",
+            &host,
+            &user,
+        )
+        .map_err(|e| RepoError::damaged("recovery key", e))?;
+        let pk = KeyFile::wrap(
+            &key,
+            password,
+            KeyKind::Password,
+            &opts.key_label,
+            &host,
+            &user,
+        )
+        .map_err(|e| RepoError::damaged("key file", e))?;
         let key_id = keys::save_key_file(backend.as_ref(), &pk)?;
         keys::save_key_file(backend.as_ref(), &rk)?;
         let json = serde_json::to_vec(&config).expect("config serializes");
         let sealed = key.seal(ObjectKind::Config, None, &json, Compression::default());
         backend.create(FileKind::Config, "config", &sealed)?;
-        let repo = Repository { backend, key, config, key_id, index: RwLock::new(MasterIndex::default()) };
+        let repo = Repository {
+            backend,
+            key,
+            config,
+            key_id,
+            index: RwLock::new(MasterIndex::default()),
+        };
         Ok((repo, recovery))
     }
 
@@ -114,17 +142,36 @@ impl Repository {
     pub fn open(backend: Arc<dyn Backend>, secret: &[u8]) -> Result<Self> {
         let sealed = match backend.read(FileKind::Config, "config") {
             Ok(b) => b,
-            Err(e) if e.is_not_found() => return Err(RepoError::NotARepository { location: backend.location() }),
+            Err(e) if e.is_not_found() => {
+                return Err(RepoError::NotARepository {
+                    location: backend.location(),
+                })
+            }
             Err(e) => return Err(e.into()),
         };
         let (key, key_id) = keys::unlock(backend.as_ref(), secret)?;
         let plain = key
             .open(ObjectKind::Config, None, &sealed, 1 << 20)
             .map_err(|e| RepoError::damaged("config", e))?;
-        let config: RepoConfig = serde_json::from_slice(&plain)
-            .map_err(|e| RepoError::damaged("config", kura_format::FormatError::Malformed { what: "config", detail: e.to_string() }))?;
-        config.validate().map_err(|e| RepoError::damaged("config", e))?;
-        Ok(Repository { backend, key, config, key_id, index: RwLock::new(MasterIndex::default()) })
+        let config: RepoConfig = serde_json::from_slice(&plain).map_err(|e| {
+            RepoError::damaged(
+                "config",
+                kura_format::FormatError::Malformed {
+                    what: "config",
+                    detail: e.to_string(),
+                },
+            )
+        })?;
+        config
+            .validate()
+            .map_err(|e| RepoError::damaged("config", e))?;
+        Ok(Repository {
+            backend,
+            key,
+            config,
+            key_id,
+            index: RwLock::new(MasterIndex::default()),
+        })
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {
@@ -153,7 +200,10 @@ impl Repository {
                 Err(e) => problems.push((f.name.clone(), e)),
             }
         }
-        let superseded: std::collections::HashSet<FileId> = files.iter().flat_map(|(_, f)| f.supersedes.iter().copied()).collect();
+        let superseded: std::collections::HashSet<FileId> = files
+            .iter()
+            .flat_map(|(_, f)| f.supersedes.iter().copied())
+            .collect();
         for (id, file) in &files {
             if !superseded.contains(id) {
                 idx.add_file(*id, file);
@@ -166,7 +216,8 @@ impl Repository {
     pub fn read_index_file(&self, name: &str) -> Result<(FileId, IndexFile)> {
         let bytes = self.backend.read(FileKind::Index, name)?;
         let id = verify_file_id(name, &bytes)?;
-        let file = IndexFile::open(&self.key, &bytes).map_err(|e| RepoError::damaged(format!("index {name}"), e))?;
+        let file = IndexFile::open(&self.key, &bytes)
+            .map_err(|e| RepoError::damaged(format!("index {name}"), e))?;
         Ok((id, file))
     }
 
@@ -179,7 +230,10 @@ impl Repository {
             Err(e) if e.is_already_exists() => {}
             Err(e) => return Err(e.into()),
         }
-        self.index.write().unwrap_or_else(|p| p.into_inner()).add_file(id, file);
+        self.index
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .add_file(id, file);
         Ok(id)
     }
 
@@ -192,24 +246,46 @@ impl Repository {
     }
 
     pub fn locate(&self, id: &BlobId) -> Result<(FileId, BlobLocation)> {
-        self.index().get(id).ok_or_else(|| RepoError::BlobNotFound(id.to_hex()))
+        self.index()
+            .get(id)
+            .ok_or_else(|| RepoError::BlobNotFound(id.to_hex()))
     }
 
     /// Read, decrypt and verify one blob: the envelope authenticates it and its keyed hash must
     /// equal its id, so a blob is never returned with wrong bytes.
     pub fn read_blob(&self, id: &BlobId) -> Result<Vec<u8>> {
         let (pack, loc) = self.locate(id)?;
-        let sealed = self.backend.read_range(FileKind::Pack, &pack.to_hex(), loc.offset as u64, loc.length as u64)?;
+        let sealed = self.backend.read_range(
+            FileKind::Pack,
+            &pack.to_hex(),
+            loc.offset as u64,
+            loc.length as u64,
+        )?;
         self.open_blob(id, &pack, &loc, &sealed)
     }
 
     /// Decrypt and verify a blob whose sealed bytes the caller already read (restore reads whole
     /// ranges of packs at once).
-    pub fn open_blob(&self, id: &BlobId, pack: &FileId, loc: &BlobLocation, sealed: &[u8]) -> Result<Vec<u8>> {
-        let damaged = |detail: String| RepoError::BlobDamaged { id: id.to_hex(), pack: pack.to_hex(), detail };
+    pub fn open_blob(
+        &self,
+        id: &BlobId,
+        pack: &FileId,
+        loc: &BlobLocation,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>> {
+        let damaged = |detail: String| RepoError::BlobDamaged {
+            id: id.to_hex(),
+            pack: pack.to_hex(),
+            detail,
+        };
         let plain = self
             .key
-            .open(loc.kind.object_kind(), Some(id), sealed, (loc.raw_len as usize).min(MAX_OBJECT_LEN))
+            .open(
+                loc.kind.object_kind(),
+                Some(id),
+                sealed,
+                (loc.raw_len as usize).min(MAX_OBJECT_LEN),
+            )
             .map_err(|e| damaged(e.to_string()))?;
         if plain.len() != loc.raw_len as usize || self.key.blob_id(&plain) != *id {
             return Err(damaged("content does not match its id".into()));
@@ -229,7 +305,10 @@ pub fn verify_file_id(name: &str, bytes: &[u8]) -> Result<FileId> {
     if id.to_hex() != name {
         return Err(RepoError::damaged(
             name.to_string(),
-            kura_format::FormatError::Malformed { what: "stored file", detail: "its content does not match its name (changed or damaged)".into() },
+            kura_format::FormatError::Malformed {
+                what: "stored file",
+                detail: "its content does not match its name (changed or damaged)".into(),
+            },
         ));
     }
     Ok(id)
@@ -253,22 +332,37 @@ mod tests {
         let w = BlobWriter::new(&repo);
         let (id, new) = w.add(BlobKind::Data, b"hello").unwrap();
         assert!(new);
-        assert!(!w.add(BlobKind::Data, b"hello").unwrap().1, "dedup within a writer");
+        assert!(
+            !w.add(BlobKind::Data, b"hello").unwrap().1,
+            "dedup within a writer"
+        );
         let stats = w.finish().unwrap();
         assert_eq!(stats.blobs_added, 1);
         let backend = Arc::new(kura_store::LocalBackend::new(dir.path()));
         let reopened = Repository::open(backend.clone(), b"pw").unwrap();
         reopened.load_index().unwrap();
         assert_eq!(reopened.read_blob(&id).unwrap(), b"hello");
-        assert!(matches!(Repository::open(backend.clone(), b"bad"), Err(RepoError::WrongPassword)));
-        assert!(Repository::open(backend.clone(), rk.to_lowercase().as_bytes()).is_ok(), "recovery key opens");
-        assert!(matches!(Repository::init(backend, b"x", &InitOptions::default()), Err(RepoError::AlreadyInitialized { .. })));
+        assert!(matches!(
+            Repository::open(backend.clone(), b"bad"),
+            Err(RepoError::WrongPassword)
+        ));
+        assert!(
+            Repository::open(backend.clone(), rk.to_lowercase().as_bytes()).is_ok(),
+            "recovery key opens"
+        );
+        assert!(matches!(
+            Repository::init(backend, b"x", &InitOptions::default()),
+            Err(RepoError::AlreadyInitialized { .. })
+        ));
     }
 
     #[test]
     fn not_a_repository() {
         let dir = tempfile::tempdir().unwrap();
         let backend = Arc::new(kura_store::LocalBackend::new(dir.path()));
-        assert!(matches!(Repository::open(backend, b"pw"), Err(RepoError::NotARepository { .. })));
+        assert!(matches!(
+            Repository::open(backend, b"pw"),
+            Err(RepoError::NotARepository { .. })
+        ));
     }
 }

@@ -26,14 +26,16 @@ impl Repository {
     pub fn save_snapshot(&self, snap: &Snapshot) -> Result<FileId> {
         let sealed = snap.seal(self.key());
         let id = FileId::of(&sealed);
-        self.backend().create(FileKind::Snapshot, &id.to_hex(), &sealed)?;
+        self.backend()
+            .create(FileKind::Snapshot, &id.to_hex(), &sealed)?;
         Ok(id)
     }
 
     pub fn load_snapshot(&self, name: &str) -> Result<SnapshotEntry> {
         let bytes = self.backend().read(FileKind::Snapshot, name)?;
         let id = verify_file_id(name, &bytes)?;
-        let snapshot = Snapshot::open(self.key(), &bytes).map_err(|e| RepoError::damaged(format!("snapshot {name}"), e))?;
+        let snapshot = Snapshot::open(self.key(), &bytes)
+            .map_err(|e| RepoError::damaged(format!("snapshot {name}"), e))?;
         Ok(SnapshotEntry { id, snapshot })
     }
 
@@ -46,7 +48,8 @@ impl Repository {
                 Err(e) => list.damaged.push((f.name, e)),
             }
         }
-        list.snapshots.sort_by(|a, b| (a.snapshot.committed_at, a.id).cmp(&(b.snapshot.committed_at, b.id)));
+        list.snapshots
+            .sort_by_key(|s| (s.snapshot.committed_at, s.id));
         Ok(list)
     }
 
@@ -59,7 +62,9 @@ impl Repository {
 
 pub fn resolve_in<'a>(list: &'a [SnapshotEntry], spec: &str) -> Result<&'a SnapshotEntry> {
     if spec == "latest" {
-        return list.last().ok_or_else(|| RepoError::SnapshotNotFound(spec.into()));
+        return list
+            .last()
+            .ok_or_else(|| RepoError::SnapshotNotFound(spec.into()));
     }
     if let Some(source) = spec.strip_prefix("latest:") {
         return list

@@ -58,7 +58,9 @@ impl<'r> BlobWriter<'r> {
         BlobWriter {
             repo,
             state: Mutex::new(State::default()),
-            compression: Compression { level: repo.config().compression_level },
+            compression: Compression {
+                level: repo.config().compression_level,
+            },
             blobs_added: AtomicU64::new(0),
             bytes_added: AtomicU64::new(0),
             raw_bytes_added: AtomicU64::new(0),
@@ -82,10 +84,15 @@ impl<'r> BlobWriter<'r> {
         if !self.lock().pending.insert(id) {
             return Ok(false);
         }
-        let sealed = self.repo.key().seal(kind.object_kind(), Some(&id), plain, self.compression);
+        let sealed = self
+            .repo
+            .key()
+            .seal(kind.object_kind(), Some(&id), plain, self.compression);
         self.blobs_added.fetch_add(1, Ordering::Relaxed);
-        self.bytes_added.fetch_add(sealed.len() as u64, Ordering::Relaxed);
-        self.raw_bytes_added.fetch_add(plain.len() as u64, Ordering::Relaxed);
+        self.bytes_added
+            .fetch_add(sealed.len() as u64, Ordering::Relaxed);
+        self.raw_bytes_added
+            .fetch_add(plain.len() as u64, Ordering::Relaxed);
         let full = {
             let mut st = self.lock();
             let pack_size = self.repo.config().pack_size as usize;
@@ -113,7 +120,11 @@ impl<'r> BlobWriter<'r> {
 
     fn write_pack(&self, pack: PackBuilder) -> Result<()> {
         let (id, bytes, entries) = pack.finish(self.repo.key());
-        match self.repo.backend().create(FileKind::Pack, &id.to_hex(), &bytes) {
+        match self
+            .repo
+            .backend()
+            .create(FileKind::Pack, &id.to_hex(), &bytes)
+        {
             Ok(()) => {}
             Err(e) if e.is_already_exists() => {}
             Err(e) => return Err(e.into()),
@@ -135,7 +146,10 @@ impl<'r> BlobWriter<'r> {
     }
 
     fn write_index(&self, packs: Vec<IndexPack>) -> Result<()> {
-        let file = IndexFile { supersedes: vec![], packs };
+        let file = IndexFile {
+            supersedes: vec![],
+            packs,
+        };
         let id = self.repo.save_index(&file)?;
         self.lock().index_files.push(id);
         Ok(())

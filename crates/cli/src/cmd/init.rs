@@ -11,11 +11,14 @@ use crate::open;
 
 pub fn run(g: &Global, a: &InitArgs) -> Result<i32> {
     let backend = open::backend(g)?;
+    let pw = open::new_password(
+        g.password_file.as_deref(),
+        "set KURA_PASSWORD_FILE or pass --password-file",
+    )?;
     if let Some(repo) = &g.repo {
         std::fs::create_dir_all(repo).with_context(|| format!("cannot create {repo}"))?;
         let _ = kura_store::local::make_private(std::path::Path::new(repo));
     }
-    let pw = open::new_password(None, g)?;
     let opts = InitOptions {
         key_label: a.key_label.clone(),
         ..InitOptions::default()

@@ -12,7 +12,10 @@ pub fn run(g: &Global, c: &KeyCommand) -> Result<i32> {
             new_password_file,
             label,
         } => {
-            let pw = open::new_password(new_password_file.as_deref(), g)?;
+            let pw = open::new_password(
+                new_password_file.as_deref(),
+                "pass --new-password-file FILE",
+            )?;
             let id = repo.add_key(&pw, label)?;
             if g.json {
                 println!("{}", serde_json::json!({ "id": id.to_hex() }));

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (.ci/run calls this script).
+#
+# On a fresh machine it installs what the tests need (Debian's PostgreSQL), starts a throw-away
+# PostgreSQL server on a Unix socket, then runs cargo fmt --check, clippy with warnings as errors,
+# and every test of the workspace. Nothing is left running afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "need root to run: $* (install it by hand and run again)" >&2; exit 1; fi
+}
+
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+install_packages() {
+  local need=()
+  [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || need+=(postgresql)
+  command -v psql >/dev/null || need+=(postgresql-client)
+  if [ ${#need[@]} -gt 0 ]; then
+    log "installing ${need[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+}
+
+PG_DIR=""
+start_postgres() {
+  local bin; bin=$(pg_bin)
+  PG_DIR=$(mktemp -d /tmp/kura-pg.XXXXXX)
+  local run=()
+  # PostgreSQL refuses to run as root: use the postgres account the package created.
+  if [ "$(id -u)" = 0 ]; then chown postgres "$PG_DIR"; run=(runuser -u postgres --); fi
+  "${run[@]}" "$bin/initdb" -D "$PG_DIR/data" -U kura --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  local port=$(( 20000 + RANDOM % 20000 ))
+  "${run[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w \
+    -o "-k $PG_DIR -p $port -c listen_addresses='' -c fsync=off" start >/dev/null
+  export KURA_TEST_PGHOST="$PG_DIR" KURA_TEST_PGPORT="$port" KURA_TEST_PGUSER=kura
+  log "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') running on $PG_DIR port $port"
+}
+
+stop_postgres() {
+  [ -n "$PG_DIR" ] || return 0
+  local run=(); [ "$(id -u)" = 0 ] && run=(runuser -u postgres --)
+  "${run[@]}" "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR"
+}
+trap stop_postgres EXIT
+
+install_packages
+start_postgres
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "cargo test"
+cargo test --workspace --locked
+
+log "all tests passed"
