@@ -59,6 +59,9 @@ pub enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Vault commands (`serve`, `admin`, `audit`, ...), defined in args_vault.rs.
+    #[command(flatten)]
+    Vault(crate::args_vault::VaultCommand),
     /// Show Kura's main job end to end on a small generated hospital data set, in ./kura-demo.
     Demo(DemoArgs),
 }

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod args_vault;
 mod cmd;
 mod exit;
 mod open;
@@ -25,6 +26,7 @@ fn main() {
         Command::Check(a) => cmd::check::run(g, a),
         Command::Key { command } => cmd::key::run(g, command),
         Command::Demo(a) => cmd::demo::run(g, a),
+        Command::Vault(c) => cmd::vault::run(g, c),
     };
     let code = match result {
         Ok(code) => code,

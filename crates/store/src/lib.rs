@@ -131,6 +131,13 @@ pub trait Backend: Send + Sync {
     fn size(&self, kind: FileKind, name: &str) -> Result<u64>;
     fn list(&self, kind: FileKind) -> Result<Vec<FileInfo>>;
     fn remove(&self, kind: FileKind, name: &str) -> Result<()>;
+    /// Commit a snapshot file and return the name it is stored under. Locally this is `create`;
+    /// a vault, which must set the commit time itself so that clients cannot forge it, re-seals the
+    /// snapshot with its own time and answers with the new name.
+    fn commit_snapshot(&self, name: &str, data: &[u8]) -> Result<String> {
+        self.create(FileKind::Snapshot, name, data)?;
+        Ok(name.to_string())
+    }
     /// True when the backend holds a repository (its config exists).
     fn exists(&self, kind: FileKind, name: &str) -> Result<bool> {
         match self.size(kind, name) {

@@ -7,3 +7,4 @@ pub mod demo;
 pub mod init;
 pub mod key;
 pub mod restore;
+pub mod vault;
