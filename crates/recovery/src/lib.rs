@@ -19,3 +19,9 @@ pub use journal::{Entry, JournalError, RestoreJournal, State};
 pub use run::{
     remaining, run_plan, RestoreError, RestoreEvent, RestoreOutcome, RunOptions, RunReport,
 };
+pub mod verify;
+pub use verify::{run_verification, CheckResult, VerificationResult, VerifyEnv};
+pub mod drill;
+pub mod report;
+pub use drill::{run_drill, DrillReport, DrillRestore, DrilledGeneration, SystemDrill};
+pub use report::render_html;
