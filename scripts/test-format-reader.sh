@@ -104,6 +104,19 @@ python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["chunks"] >= 5,
 step "packs: every pack header decrypts and equals the index"
 python3 "$reader" packs
 
+step "FORMAT.md's worked example (section 21) runs and lists every generation"
+python3 - "$root/FORMAT.md" "$work/example.py" <<'EOF'
+import re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+section = text.split("## 21. Worked example", 1)[1]
+code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+open(sys.argv[2], "w", encoding="utf-8").write(code)
+EOF
+python3 "$work/example.py" > "$work/example.out"
+cat "$work/example.out"
+grep -q "^config: .*'chunker'" "$work/example.out" || fail "the worked example printed no config"
+[[ "$(grep -c 'root tree' "$work/example.out")" == 3 ]] || fail "the worked example did not list 3 generations"
+
 step "the recovery key opens the repository, typed in lower case with spaces"
 tr 'A-Z-' 'a-z ' < "$work/recovery" > "$work/recovery-typed"
 KURA_PASSWORD_FILE="$work/recovery-typed" python3 "$reader" info > "$work/info.json"
