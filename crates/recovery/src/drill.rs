@@ -128,6 +128,9 @@ where
     if env.scratch_dir.is_none() {
         env.scratch_dir.clone_from(&plan.plan.scratch_dir);
     }
+    for (k, v) in &plan.plan.env {
+        env.vars.entry(k.clone()).or_insert_with(|| v.clone());
+    }
     let mut systems = Vec::new();
     for name in levels.iter().flatten() {
         let Some(system) = plan.system(name) else {

@@ -61,6 +61,10 @@ pub struct PlanHeader {
     /// Plan revision or date, printed on reports so an inspector sees which version was drilled.
     #[serde(default)]
     pub revision: Option<String>,
+    /// Environment variables for every verification command (e.g. `PGHOST`, the scratch
+    /// database name); a check's own `env` and the drill's variables take precedence.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 fn default_timezone() -> String {

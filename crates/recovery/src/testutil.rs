@@ -32,6 +32,7 @@ pub fn plan_of(systems: Vec<System>) -> Plan {
             default_restore_mib_per_s: None,
             owner: None,
             revision: None,
+            env: Default::default(),
         },
         systems,
     }
