@@ -54,6 +54,27 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Verify the repository's structure and, optionally, every stored byte.
     Check(CheckArgs),
+    /// Remove generations by a retention policy (never locked or held ones).
+    Forget(ForgetArgs),
+    /// Garbage-collect unused data in two phases (safe while backups run).
+    Prune(PruneArgs),
+    /// Lock a generation until a date: it cannot be forgotten or pruned before then.
+    Lock(LockArgs),
+    /// Legal holds: block deletion of a generation without a date.
+    Hold {
+        #[command(subcommand)]
+        command: HoldCommand,
+    },
+    /// The retention policy stored in the repository.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Repair repository structures.
+    Repair {
+        #[command(subcommand)]
+        command: RepairCommand,
+    },
     /// Manage key files (passwords) of the repository.
     Key {
         #[command(subcommand)]
@@ -185,4 +206,104 @@ pub struct DemoArgs {
     /// Size of the generated data set in MiB.
     #[arg(long, default_value_t = 64)]
     pub size_mib: u64,
+}
+
+#[derive(Args, Clone, Default)]
+pub struct KeepArgs {
+    #[arg(long)]
+    pub keep_last: Option<u32>,
+    #[arg(long)]
+    pub keep_hourly: Option<u32>,
+    #[arg(long)]
+    pub keep_daily: Option<u32>,
+    #[arg(long)]
+    pub keep_weekly: Option<u32>,
+    #[arg(long)]
+    pub keep_monthly: Option<u32>,
+    #[arg(long)]
+    pub keep_yearly: Option<u32>,
+    /// Keep generations committed within this duration of the newest one (e.g. 90d, 2w, 36h).
+    #[arg(long)]
+    pub keep_within: Option<String>,
+    /// Keep generations carrying this tag.
+    #[arg(long = "keep-tag")]
+    pub keep_tags: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct ForgetArgs {
+    #[command(flatten)]
+    pub keep: KeepArgs,
+    /// Only these sources (default: all, each retained on its own).
+    #[arg(long = "source")]
+    pub sources: Vec<String>,
+    /// Print the plan with the reason each generation is kept; change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Run prune afterwards.
+    #[arg(long)]
+    pub prune: bool,
+}
+
+#[derive(Args)]
+pub struct PruneArgs {
+    /// Print the plan; change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// How long an unused pack stays marked before it is deleted (default 24h).
+    #[arg(long, default_value = "24h")]
+    pub grace: String,
+    /// Repack packs with at least this percentage of unused bytes.
+    #[arg(long, default_value_t = 25.0)]
+    pub repack_unused: f64,
+    /// Pretend the current time is this (RFC 3339): lets tests and GC drills see what a later
+    /// prune would do without waiting for the grace period.
+    #[arg(long, hide = true)]
+    pub now: Option<String>,
+}
+
+#[derive(Args)]
+pub struct LockArgs {
+    pub snapshot: String,
+    /// Date (YYYY-MM-DD, locked through that whole day in JST) or RFC 3339 time.
+    #[arg(long)]
+    pub until: String,
+}
+
+#[derive(Subcommand)]
+pub enum HoldCommand {
+    /// Place a legal hold.
+    Add {
+        snapshot: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Release the legal holds of a generation.
+    Remove {
+        snapshot: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// List generations under legal hold.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// Store a retention policy; it becomes the default of `forget`.
+    Set {
+        #[command(flatten)]
+        keep: KeepArgs,
+        /// Every generation is locked for at least this many days after its commit (cannot be lowered).
+        #[arg(long)]
+        min_lock_days: Option<u32>,
+    },
+    /// Show the stored policy.
+    Show,
+}
+
+#[derive(Subcommand)]
+pub enum RepairCommand {
+    /// Rebuild the index from the pack files.
+    Index,
 }

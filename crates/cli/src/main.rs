@@ -3,6 +3,7 @@
 
 mod args;
 mod args_vault;
+mod audit;
 mod cmd;
 mod exit;
 mod open;
@@ -25,6 +26,12 @@ fn main() {
         Command::Restore(a) => cmd::restore::run(g, a),
         Command::Check(a) => cmd::check::run(g, a),
         Command::Key { command } => cmd::key::run(g, command),
+        Command::Forget(a) => cmd::retention::forget(g, a),
+        Command::Prune(a) => cmd::retention::prune(g, a),
+        Command::Lock(a) => cmd::retention::lock(g, a),
+        Command::Hold { command } => cmd::retention::hold(g, command),
+        Command::Policy { command } => cmd::retention::policy(g, command),
+        Command::Repair { command } => cmd::retention::repair(g, command),
         Command::Demo(a) => cmd::demo::run(g, a),
         Command::Vault(c) => cmd::vault::run(g, c),
     };

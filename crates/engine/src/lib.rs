@@ -14,7 +14,10 @@ pub mod error;
 pub mod exclude;
 pub mod fsmeta;
 pub mod progress;
+pub mod prune;
+pub mod repair;
 pub mod restore;
+pub mod retention;
 pub mod walk;
 
 pub use error::{EngineError, Result};

@@ -17,6 +17,7 @@
 pub mod error;
 pub mod index;
 pub mod keys;
+pub mod meta;
 pub mod snapshots;
 pub mod writer;
 
@@ -63,6 +64,9 @@ pub struct Repository {
     config: RepoConfig,
     key_id: FileId,
     index: RwLock<MasterIndex>,
+    /// Packs that garbage collection has marked unused: new backups do not deduplicate against them,
+    /// so a pack on its way out is never newly referenced (see prune's two phases).
+    dedup_excluded: RwLock<std::collections::HashSet<FileId>>,
 }
 
 pub(crate) fn host_and_user() -> (String, String) {
@@ -133,6 +137,7 @@ impl Repository {
             config,
             key_id,
             index: RwLock::new(MasterIndex::default()),
+            dedup_excluded: Default::default(),
         };
         Ok((repo, recovery))
     }
@@ -171,6 +176,7 @@ impl Repository {
             config,
             key_id,
             index: RwLock::new(MasterIndex::default()),
+            dedup_excluded: Default::default(),
         })
     }
 
@@ -241,8 +247,24 @@ impl Repository {
         self.index.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether a backup may reuse this blob instead of storing it again.
     pub fn has_blob(&self, id: &BlobId) -> bool {
-        self.index().contains(id)
+        let excluded = self
+            .dedup_excluded
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        match self.index().get(id) {
+            Some((pack, _)) => excluded.is_empty() || !excluded.contains(&pack),
+            None => false,
+        }
+    }
+
+    /// Stop deduplicating against these packs (those marked unused by garbage collection).
+    pub fn exclude_from_dedup(&self, packs: impl IntoIterator<Item = FileId>) {
+        self.dedup_excluded
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(packs);
     }
 
     pub fn locate(&self, id: &BlobId) -> Result<(FileId, BlobLocation)> {

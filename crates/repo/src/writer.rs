@@ -81,6 +81,12 @@ impl<'r> BlobWriter<'r> {
         if self.repo.has_blob(&id) {
             return Ok(false);
         }
+        self.add_forced(kind, id, plain)
+    }
+
+    /// Store a blob even if the index already has it elsewhere (prune's repacking moves blobs
+    /// out of mostly empty packs). Still written once per writer.
+    pub fn add_forced(&self, kind: BlobKind, id: BlobId, plain: &[u8]) -> Result<bool> {
         if !self.lock().pending.insert(id) {
             return Ok(false);
         }

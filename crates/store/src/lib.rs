@@ -117,6 +117,9 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct FileInfo {
     pub name: String,
     pub size: u64,
+    /// When the file was stored, where the backend knows it (garbage collection never deletes a
+    /// pack younger than its grace period, as a running backup may be about to index it).
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// A place that stores repository files. Implementations must be safe to share between threads.

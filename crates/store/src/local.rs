@@ -200,6 +200,7 @@ impl Backend for LocalBackend {
                 Ok(m) => vec![FileInfo {
                     name: "config".into(),
                     size: m.len(),
+                    modified: m.modified().ok(),
                 }],
                 Err(_) => vec![],
             });
@@ -228,6 +229,7 @@ impl Backend for LocalBackend {
                     out.push(FileInfo {
                         name,
                         size: meta.len(),
+                        modified: meta.modified().ok(),
                     });
                 }
             }

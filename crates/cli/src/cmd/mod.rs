@@ -7,4 +7,5 @@ pub mod demo;
 pub mod init;
 pub mod key;
 pub mod restore;
+pub mod retention;
 pub mod vault;
