@@ -344,6 +344,27 @@ mod tests {
     }
 
     #[test]
+    fn plan_env_reaches_checks_but_the_callers_vars_win() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut a = sys("a", P1, &[]);
+        a.verify = vec![check(
+            "env",
+            "test \"$SITE\" = plan && test \"$PGHOST\" = caller && test \"$KURA_SCRATCH_DIR\" = \"$SCRATCH\"",
+        )];
+        let mut plan = plan_in(tmp.path(), vec![a]);
+        plan.plan.env.insert("SITE".into(), "plan".into());
+        plan.plan.env.insert("PGHOST".into(), "plan".into());
+        plan.plan
+            .env
+            .insert("SCRATCH".into(), tmp.path().display().to_string());
+        let mut env = VerifyEnv::default();
+        env.vars.insert("PGHOST".into(), "caller".into());
+        let order = crate::restore_order(&plan);
+        let report = run_drill(&plan, &order, restore_file("x"), env);
+        assert!(report.passed, "{:?}", report.failures());
+    }
+
+    #[test]
     fn no_drill_location_is_a_restore_error() {
         let mut plan = plan_of(vec![sys("a", P1, &[])]);
         plan.plan.scratch_dir = None;

@@ -121,19 +121,7 @@ fn system_section(h: &mut String, s: &SystemDrill, tz: &FixedOffset) {
         esc(&s.name)
     );
     row(h, "優先度 / Priority", &s.priority.to_string());
-    if let Some(r) = &s.responsible {
-        let mut v = format!("{}: {}", r.party, esc(&r.name));
-        for extra in [&r.contact, &r.scope].into_iter().flatten() {
-            let _ = write!(v, "<br>{}", esc(extra));
-        }
-        row(h, "責任分界 / Responsibility", &v);
-    } else {
-        row(
-            h,
-            "責任分界 / Responsibility",
-            "<span class=\"fail\">未記載 / not stated in the plan</span>",
-        );
-    }
+    row(h, "責任分界 / Responsibility", &responsibility(s));
     let gens = if s.generations.is_empty() {
         "—".to_string()
     } else {
@@ -182,6 +170,17 @@ fn system_section(h: &mut String, s: &SystemDrill, tz: &FixedOffset) {
         checks_table(h, &v.checks);
     }
     h.push_str("</section>\n");
+}
+
+fn responsibility(s: &SystemDrill) -> String {
+    let Some(r) = &s.responsible else {
+        return "<span class=\"fail\">未記載 / not stated in the plan</span>".to_string();
+    };
+    let mut v = format!("{}: {}", r.party, esc(&r.name));
+    for extra in [&r.contact, &r.scope].into_iter().flatten() {
+        let _ = write!(v, "<br>{}", esc(extra));
+    }
+    v
 }
 
 fn checks_table(h: &mut String, checks: &[CheckResult]) {

@@ -208,46 +208,10 @@ fn system_status(
     level: usize,
 ) -> SystemStatus {
     let mut problems = Vec::new();
-    let mut generations = Vec::new();
-    let mut missing = false;
-    for source in &s.sources {
-        match facts
-            .get(source.as_str())
-            .and_then(|f| f.newest_clean.as_ref())
-        {
-            Some(g) => generations.push(SourceGeneration {
-                source: source.clone(),
-                id: g.id.clone(),
-                committed_at: g.committed_at,
-                // A generation committed "in the future" (clock skew) counts as age 0.
-                age_seconds: (now - g.committed_at).num_seconds().max(0),
-            }),
-            None => {
-                missing = true;
-                problems.push(format!("source {source:?} has no clean generation"));
-            }
-        }
-    }
-    let age = (!missing && !generations.is_empty())
-        .then(|| generations.iter().map(|g| g.age_seconds).max().unwrap_or(0));
+    let (generations, age) = newest_clean(s, facts, now, &mut problems);
     let rpo_seconds = s.rpo().ok().map(|d| d.num_seconds());
     let rto_seconds = s.rto().ok().map(|d| d.num_seconds());
-    let rpo_met = match (age, rpo_seconds) {
-        (Some(age), Some(rpo)) if age <= rpo => true,
-        (Some(age), Some(_)) => {
-            problems.push(format!(
-                "newest clean generation is {} old, RPO is {}",
-                human(age as f64),
-                s.rpo
-            ));
-            false
-        }
-        (_, None) => {
-            problems.push(format!("RPO {:?} is not a duration", s.rpo));
-            false
-        }
-        (None, _) => false,
-    };
+    let rpo_met = judge_rpo(s, age, rpo_seconds, &mut problems);
     let rto_met = match rto_seconds {
         Some(rto) if ready_seconds <= rto as f64 => true,
         Some(_) => {
@@ -291,6 +255,63 @@ fn system_status(
         responsible: s.responsible.clone(),
         problems,
     }
+}
+
+fn judge_rpo(
+    s: &System,
+    age: Option<i64>,
+    rpo_seconds: Option<i64>,
+    problems: &mut Vec<String>,
+) -> bool {
+    match (age, rpo_seconds) {
+        (Some(age), Some(rpo)) if age <= rpo => true,
+        (Some(age), Some(_)) => {
+            problems.push(format!(
+                "newest clean generation is {} old, RPO is {}",
+                human(age as f64),
+                s.rpo
+            ));
+            false
+        }
+        (_, None) => {
+            problems.push(format!("RPO {:?} is not a duration", s.rpo));
+            false
+        }
+        (None, _) => false,
+    }
+}
+
+/// The newest clean generation of each source and the age of the stalest one (absent when a
+/// source has none, which is also added to `problems`).
+fn newest_clean(
+    s: &System,
+    facts: &BTreeMap<&str, &SourceFacts>,
+    now: DateTime<Utc>,
+    problems: &mut Vec<String>,
+) -> (Vec<SourceGeneration>, Option<i64>) {
+    let mut generations = Vec::new();
+    let mut missing = false;
+    for source in &s.sources {
+        match facts
+            .get(source.as_str())
+            .and_then(|f| f.newest_clean.as_ref())
+        {
+            Some(g) => generations.push(SourceGeneration {
+                source: source.clone(),
+                id: g.id.clone(),
+                committed_at: g.committed_at,
+                // A generation committed "in the future" (clock skew) counts as age 0.
+                age_seconds: (now - g.committed_at).num_seconds().max(0),
+            }),
+            None => {
+                missing = true;
+                problems.push(format!("source {source:?} has no clean generation"));
+            }
+        }
+    }
+    let age = (!missing && !generations.is_empty())
+        .then(|| generations.iter().map(|g| g.age_seconds).max().unwrap_or(0));
+    (generations, age)
 }
 
 /// `3h 25m`, `45s`, `2d 4h`: for messages and reports.

@@ -376,7 +376,8 @@ fn judge(
             || "killed by a signal".to_string(),
             |c| format!("exit status {c}"),
         );
-        let detail = last_line(stderr)
+        let detail = error_line(stderr)
+            .or_else(|| last_line(stderr))
             .or_else(|| last_line(stdout))
             .unwrap_or_default();
         return Err(format!(
@@ -390,6 +391,16 @@ fn judge(
             "output longer than {OUTPUT_LIMIT} bytes; print a summary instead"
         ));
     }
+    judge_output(expect, stdout, system, outputs)
+}
+
+/// The output condition of `expect`, if any (the exit status already matched).
+fn judge_output(
+    expect: &crate::plan::Expect,
+    stdout: &str,
+    system: &System,
+    outputs: &BTreeMap<String, String>,
+) -> Result<(), String> {
     if let Some(want) = &expect.output {
         if stdout != want.trim() {
             return Err(format!(
@@ -424,6 +435,18 @@ fn judge(
         }
     }
     Ok(())
+}
+
+/// The last line that looks like an error message: tools such as psql end their stderr
+/// with a context line (`LINE 1: ...`, `^`) that says nothing on its own.
+fn error_line(text: &str) -> Option<String> {
+    text.lines()
+        .rev()
+        .find(|l| {
+            let l = l.to_ascii_lowercase();
+            l.contains("error") || l.contains("fatal")
+        })
+        .map(|l| l.trim().to_string())
 }
 
 fn last_line(text: &str) -> Option<String> {

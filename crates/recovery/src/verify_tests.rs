@@ -31,7 +31,7 @@ fn exit_status_decides_by_default_and_failure_names_system_check_and_stderr() {
         shell("fine", "true"),
         shell(
             "integrity",
-            "echo 'ERROR: relation \"patients\" does not exist' >&2; exit 3",
+            "printf 'ERROR: relation \"patients\" does not exist\\nLINE 1: SELECT\\n ^\\n' >&2; exit 3",
         ),
     ]);
     assert!(!r.passed);
