@@ -143,7 +143,8 @@ pub struct Verdict {
     pub verdict: VerdictKind,
     /// 0 (nothing seen) to 100 (certain); suspicious at [`Thresholds::suspicious_score`].
     pub score: f64,
-    /// Readable reasons, strongest first: every finding that scored points.
+    /// Readable reasons, strongest first: every finding that scored points, and on a
+    /// suspicious generation also those seen below their threshold.
     pub reasons: Vec<String>,
 }
 
@@ -215,9 +216,12 @@ pub fn analyze(
         VerdictKind::Clean
     };
     summary.verdict = verdict;
+    // Findings that scored nothing are context worth reading on a suspicious generation
+    // (e.g. how many of the encrypted files showed the intermittent pattern), and noise on
+    // a clean one.
     let reasons = findings
         .iter()
-        .filter(|f| f.points > 0.0)
+        .filter(|f| f.points > 0.0 || verdict == VerdictKind::Suspicious)
         .map(|f| f.reason.clone())
         .collect();
     Analysis {

@@ -367,8 +367,8 @@ impl FileSignals {
     /// How random content is laid out; see [`BlockPattern`].
     pub fn pattern(&self) -> BlockPattern {
         let low = self.blocks - self.high_blocks;
-        if self.blocks >= 4 && self.high_blocks >= 2 && low >= 2 {
-            // Every other block: nearly every neighbour pair differs.
+        if self.blocks >= 3 && self.high_blocks >= 2 && low >= 1 {
+            // Every other block: nearly every neighbour pair differs (H L H at least).
             if self.transitions * 10 >= (self.blocks - 1) * 7 {
                 return BlockPattern::Alternating;
             }
