@@ -226,10 +226,11 @@ class Repo:
 
     def resolve(self, spec):
         snaps = self.snapshots()
-        if spec == "latest":
-            return snaps[-1]
-        if spec.startswith("latest:"):
-            return [s for s in snaps if s[1]["source"] == spec[7:]][-1]
+        if spec == "latest" or spec.startswith("latest:"):
+            found = [s for s in snaps if spec == "latest" or s[1]["source"] == spec[7:]]
+            if not found:
+                raise FormatError(f"no generation matches {spec!r}")
+            return found[-1]
         found = [s for s in snaps if s[0].startswith(spec.lower())]
         if len(found) != 1:
             raise FormatError(f"{spec!r} matches {len(found)} generations")
