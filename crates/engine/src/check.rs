@@ -59,6 +59,7 @@ pub fn check(
     progress: &Progress,
 ) -> Result<CheckReport> {
     let mut report = CheckReport::default();
+    check_small_files(repo, &mut report)?;
     for (name, e) in repo.load_index()? {
         report.errors.push(format!("index {name}: {e}"));
     }
@@ -130,6 +131,47 @@ pub fn check(
         }
     }
     Ok(report)
+}
+
+/// Config copies, key files and metadata records.
+fn check_small_files(repo: &Repository, report: &mut CheckReport) -> Result<()> {
+    let b = repo.backend();
+    for name in ["config", kura_repo::CONFIG_COPY] {
+        match b.read(FileKind::Config, name) {
+            Ok(bytes) => {
+                if repo
+                    .key()
+                    .open(
+                        kura_format::crypto::ObjectKind::Config,
+                        None,
+                        &bytes,
+                        1 << 20,
+                    )
+                    .is_err()
+                {
+                    report
+                        .errors
+                        .push(format!("{name} is damaged (the other copy is in use)"));
+                }
+            }
+            Err(e) if e.is_not_found() => report
+                .errors
+                .push(format!("{name} is missing (the other copy is in use)")),
+            Err(e) => report.errors.push(format!("{name}: {e}")),
+        }
+    }
+    for name in kura_repo::keys::damaged_key_files(b.as_ref())? {
+        report.errors.push(format!(
+            "key file {name} is damaged; the repository opens with its other keys"
+        ));
+    }
+    let (_, damaged) = repo.list_meta()?;
+    for (name, e) in damaged {
+        report.errors.push(format!(
+            "metadata record {name}: {e} (forget and prune refuse to run until it is dealt with)"
+        ));
+    }
+    Ok(())
 }
 
 fn selected(pack: &FileId, read_data: ReadData) -> bool {

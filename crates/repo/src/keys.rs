@@ -16,28 +16,38 @@ pub(crate) fn save_key_file(backend: &dyn Backend, kf: &KeyFile) -> Result<FileI
     Ok(id)
 }
 
-fn load_key_files(backend: &dyn Backend) -> Result<Vec<(FileId, KeyFile)>> {
+/// Readable key files, and the names of damaged ones.
+fn load_key_files_checked(backend: &dyn Backend) -> Result<(Vec<(FileId, KeyFile)>, Vec<String>)> {
     let mut out = Vec::new();
+    let mut damaged = Vec::new();
     for f in backend.list(FileKind::Key)? {
         if f.size as usize > kura_format::keyfile::MAX_KEYFILE_LEN {
+            damaged.push(f.name);
             continue;
         }
         let bytes = backend.read(FileKind::Key, &f.name)?;
         // A key file that is damaged or altered is skipped: another key may still open the repository.
-        let Ok(id) = verify_file_id(&f.name, &bytes) else {
-            continue;
-        };
-        if let Ok(kf) = KeyFile::from_bytes(&bytes) {
-            out.push((id, kf));
+        match (verify_file_id(&f.name, &bytes), KeyFile::from_bytes(&bytes)) {
+            (Ok(id), Ok(kf)) => out.push((id, kf)),
+            _ => damaged.push(f.name),
         }
     }
-    Ok(out)
+    Ok((out, damaged))
+}
+
+fn load_key_files(backend: &dyn Backend) -> Result<Vec<(FileId, KeyFile)>> {
+    Ok(load_key_files_checked(backend)?.0)
+}
+
+/// Names of key files that cannot be read (for `check`).
+pub fn damaged_key_files(backend: &dyn Backend) -> Result<Vec<String>> {
+    Ok(load_key_files_checked(backend)?.1)
 }
 
 /// Try the secret against every key file (password files as given, recovery files normalized).
 pub(crate) fn unlock(backend: &dyn Backend, secret: &[u8]) -> Result<(MasterKey, FileId)> {
-    let files = load_key_files(backend)?;
-    if files.is_empty() {
+    let (files, damaged) = load_key_files_checked(backend)?;
+    if files.is_empty() && damaged.is_empty() {
         return Err(RepoError::Refused(format!(
             "the repository at {} has no readable key file: restore the keys/ directory from a copy",
             backend.location()
@@ -62,6 +72,13 @@ pub(crate) fn unlock(backend: &dyn Backend, secret: &[u8]) -> Result<(MasterKey,
             Ok(None) => {}
             Err(_) => {} // capped or malformed parameters: never run them, try the next file
         }
+    }
+    if !damaged.is_empty() {
+        return Err(RepoError::Refused(format!(
+            "no readable key file opens with this password, and {} key file(s) are damaged ({}): try the recovery key, or restore keys/ from a copy",
+            damaged.len(),
+            damaged.iter().map(|d| &d[..8.min(d.len())]).collect::<Vec<_>>().join(", ")
+        )));
     }
     Err(RepoError::WrongPassword)
 }

@@ -37,6 +37,9 @@ pub use error::{RepoError, Result};
 pub use index::{BlobLocation, MasterIndex};
 pub use writer::{BlobWriter, WriteStats};
 
+/// Name of the second copy of the config (same bytes, same namespace).
+pub const CONFIG_COPY: &str = "config.copy";
+
 /// Settings for a new repository.
 #[derive(Clone, Debug)]
 pub struct InitOptions {
@@ -85,11 +88,14 @@ impl Repository {
         password: &[u8],
         opts: &InitOptions,
     ) -> Result<(Self, String)> {
-        if backend.exists(FileKind::Config, "config")? || !backend.list(FileKind::Key)?.is_empty() {
+        if backend.exists(FileKind::Config, "config")?
+            || backend.exists(FileKind::Config, CONFIG_COPY)?
+        {
             return Err(RepoError::AlreadyInitialized {
                 location: backend.location(),
             });
         }
+        clear_interrupted_init(backend.as_ref())?;
         let key = MasterKey::generate();
         let mut id = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut id);
@@ -105,8 +111,9 @@ impl Repository {
             .validate()
             .map_err(|e| RepoError::damaged("new config", e))?;
         let (host, user) = host_and_user();
-        // Keys first, config last: a repository without config is "not a repository" and can be
-        // initialized again after a crash, while one with a config always has a key that opens it.
+        // Keys first, config last: a repository without config is "not a repository" and `init`
+        // can run again after a crash (see clear_interrupted_init), while one with a config always
+        // has a key that opens it.
         let recovery = generate_recovery_key();
         let rk = KeyFile::wrap(
             &key,
@@ -130,6 +137,9 @@ impl Repository {
         keys::save_key_file(backend.as_ref(), &rk)?;
         let json = serde_json::to_vec(&config).expect("config serializes");
         let sealed = key.seal(ObjectKind::Config, None, &json, Compression::default());
+        // A second copy first: the config never changes, and with two copies one damaged file does
+        // not make every generation unreadable. `config` is written last: it marks a finished init.
+        backend.create(FileKind::Config, CONFIG_COPY, &sealed)?;
         backend.create(FileKind::Config, "config", &sealed)?;
         let repo = Repository {
             backend,
@@ -145,28 +155,29 @@ impl Repository {
     /// Open a repository with a password or a recovery key. Does not load the index; call
     /// [`Repository::load_index`] before reading or writing blobs.
     pub fn open(backend: Arc<dyn Backend>, secret: &[u8]) -> Result<Self> {
-        let sealed = match backend.read(FileKind::Config, "config") {
-            Ok(b) => b,
-            Err(e) if e.is_not_found() => {
-                return Err(RepoError::NotARepository {
-                    location: backend.location(),
-                })
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let primary = backend.read(FileKind::Config, "config");
+        let copy = backend.read(FileKind::Config, CONFIG_COPY);
+        if matches!(&primary, Err(e) if e.is_not_found())
+            && matches!(&copy, Err(e) if e.is_not_found())
+        {
+            return Err(RepoError::NotARepository {
+                location: backend.location(),
+            });
+        }
         let (key, key_id) = keys::unlock(backend.as_ref(), secret)?;
-        let plain = key
-            .open(ObjectKind::Config, None, &sealed, 1 << 20)
-            .map_err(|e| RepoError::damaged("config", e))?;
-        let config: RepoConfig = serde_json::from_slice(&plain).map_err(|e| {
-            RepoError::damaged(
-                "config",
-                kura_format::FormatError::Malformed {
-                    what: "config",
-                    detail: e.to_string(),
-                },
-            )
-        })?;
+        let decode = |bytes: &[u8]| -> std::result::Result<RepoConfig, kura_format::FormatError> {
+            let plain = key.open(ObjectKind::Config, None, bytes, 1 << 20)?;
+            serde_json::from_slice(&plain).map_err(|e| kura_format::FormatError::Malformed {
+                what: "config",
+                detail: e.to_string(),
+            })
+        };
+        // Either copy will do: the config never changes after `init`.
+        let config = match (primary.map(|b| decode(&b)), copy.map(|b| decode(&b))) {
+            (Ok(Ok(c)), _) | (_, Ok(Ok(c))) => c,
+            (Ok(Err(e)), _) => return Err(RepoError::damaged("config (and its copy)", e)),
+            (Err(e), _) => return Err(e.into()),
+        };
         config
             .validate()
             .map_err(|e| RepoError::damaged("config", e))?;
@@ -321,6 +332,33 @@ impl Repository {
     }
 }
 
+/// Key files without any config are what an interrupted `init` leaves (keys are written first,
+/// the config last). They wrap a master key nothing was ever encrypted with, so they are removed
+/// and `init` starts again, unless the directory holds other repository data, which is refused.
+fn clear_interrupted_init(backend: &dyn Backend) -> Result<()> {
+    let keys = backend.list(FileKind::Key)?;
+    if keys.is_empty() {
+        return Ok(());
+    }
+    for kind in [
+        FileKind::Pack,
+        FileKind::Index,
+        FileKind::Snapshot,
+        FileKind::Meta,
+    ] {
+        if !backend.list(kind)?.is_empty() {
+            return Err(RepoError::Refused(format!(
+                "{} holds repository data but no config: restore the config from a copy; refusing to initialize over it",
+                backend.location()
+            )));
+        }
+    }
+    for k in keys {
+        backend.remove(FileKind::Key, &k.name)?;
+    }
+    Ok(())
+}
+
 /// A stored file's name is the BLAKE3 of its bytes: check it before trusting anything inside.
 pub fn verify_file_id(name: &str, bytes: &[u8]) -> Result<FileId> {
     let id = FileId::of(bytes);
@@ -376,6 +414,23 @@ mod tests {
             Repository::init(backend, b"x", &InitOptions::default()),
             Err(RepoError::AlreadyInitialized { .. })
         ));
+    }
+
+    #[test]
+    fn init_after_an_interrupted_init() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend: Arc<dyn Backend> = Arc::new(kura_store::LocalBackend::new(dir.path()));
+        // What a crash between the key files and the config leaves behind.
+        let stray =
+            KeyFile::wrap(&MasterKey::generate(), b"pw", KeyKind::Password, "", "", "").unwrap();
+        keys::save_key_file(backend.as_ref(), &stray).unwrap();
+        assert!(matches!(
+            Repository::open(backend.clone(), b"pw"),
+            Err(RepoError::NotARepository { .. })
+        ));
+        let (repo, _) = Repository::init(backend.clone(), b"pw", &InitOptions::default()).unwrap();
+        assert_eq!(repo.list_keys().unwrap().len(), 2, "the stray key is gone");
+        assert!(Repository::open(backend, b"pw").is_ok());
     }
 
     #[test]

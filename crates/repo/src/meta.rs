@@ -114,6 +114,18 @@ impl Repository {
 
     pub fn load_meta(&self, name: &str) -> Result<MetaRecord> {
         let bytes = self.backend().read(FileKind::Meta, name)?;
+        // Content-named records (`<kind>-<hash>`) must match their name, like every other file.
+        if let Some((_, hash)) = name.rsplit_once('-').filter(|(_, h)| h.len() == 64) {
+            if FileId::of(&bytes).to_hex() != hash {
+                return Err(RepoError::damaged(
+                    format!("meta {name}"),
+                    kura_format::FormatError::Malformed {
+                        what: "meta record",
+                        detail: "its content does not match its name".into(),
+                    },
+                ));
+            }
+        }
         let plain = self
             .key()
             .open(ObjectKind::Meta, None, &bytes, MAX_META_LEN)
