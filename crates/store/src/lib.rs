@@ -15,6 +15,7 @@
 pub mod conformance;
 pub mod fault;
 pub mod local;
+pub mod remote;
 
 use std::fmt;
 
