@@ -533,7 +533,7 @@ mod wire {
             400 | 401 | 403 => StoreError::Denied {
                 kind,
                 name,
-                detail: format!("the vault refused: {text}"),
+                detail: format!("the vault answered {status}: {text}"),
             },
             _ => StoreError::Io {
                 kind,
