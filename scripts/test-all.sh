@@ -59,7 +59,15 @@ cargo fmt --all -- --check
 log "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-log "cargo test"
-cargo test --workspace --locked
+# cargo-nextest (on the machine image) runs test binaries in parallel; plain cargo test otherwise.
+if cargo nextest --version >/dev/null 2>&1; then
+  log "cargo nextest run"
+  cargo nextest run --workspace --locked --no-fail-fast --failure-output final
+  log "doc tests"
+  cargo test --workspace --locked --doc
+else
+  log "cargo test"
+  cargo test --workspace --locked
+fi
 
 log "all tests passed"
