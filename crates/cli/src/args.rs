@@ -31,6 +31,9 @@ pub struct Global {
     /// Print only errors.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
+    /// SHA-256 fingerprint of the vault's certificate (`kura admin fingerprint` prints it).
+    #[arg(long, global = true, env = "KURA_TLS_FINGERPRINT")]
+    pub tls_fingerprint: Option<String>,
     /// Worker threads (default: one per core).
     #[arg(long, global = true, default_value_t = 0)]
     pub threads: usize,
@@ -80,6 +83,12 @@ pub enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Recovery plans and drills (`plan`, `drill`), defined in args_plan.rs.
+    #[command(flatten)]
+    Plan(crate::args_plan::PlanCommand),
+    /// Clinical index commands (`clinical`), defined in args_clinical.rs.
+    #[command(flatten)]
+    Clinical(crate::args_clinical::ClinicalCommand),
     /// Vault commands (`serve`, `admin`, `audit`, ...), defined in args_vault.rs.
     #[command(flatten)]
     Vault(crate::args_vault::VaultCommand),
@@ -130,6 +139,10 @@ pub struct BackupArgs {
     /// Retention lock in days: the generation cannot be forgotten or pruned before then.
     #[arg(long)]
     pub lock_days: Option<u32>,
+    /// Build a clinical index of this source during the backup (`ss-mix2` or `fhir`), for the
+    /// emergency viewer and `kura clinical`.
+    #[arg(long, value_parser = ["ss-mix2", "fhir"])]
+    pub clinical: Option<String>,
 }
 
 #[derive(Args)]

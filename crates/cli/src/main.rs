@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod args_clinical;
+mod args_plan;
 mod args_vault;
 mod audit;
 mod cmd;
@@ -34,6 +36,8 @@ fn main() {
         Command::Repair { command } => cmd::retention::repair(g, command),
         Command::Demo(a) => cmd::demo::run(g, a),
         Command::Vault(c) => cmd::vault::run(g, c),
+        Command::Plan(c) => cmd::plan::run(g, c),
+        Command::Clinical(c) => cmd::clinical::run(g, c),
     };
     let code = match result {
         Ok(code) => code,

@@ -14,8 +14,13 @@ pub fn backend(g: &Global) -> Result<Arc<dyn Backend>> {
     let Some(repo) = &g.repo else {
         bail!("no repository given: pass --repo DIR or set KURA_REPOSITORY");
     };
+    if repo.starts_with("https://") {
+        let remote =
+            kura_store::remote::RemoteBackend::from_env(repo, g.tls_fingerprint.as_deref())?;
+        return Ok(Arc::new(remote));
+    }
     if repo.contains("://") || repo.starts_with("s3:") {
-        bail!("{repo}: only local directories are supported by this build of kura");
+        bail!("{repo}: this build of kura supports local directories and https:// vaults (S3 is not built yet)");
     }
     Ok(Arc::new(LocalBackend::new(repo)))
 }

@@ -54,6 +54,9 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<i32> {
     };
     display.finish();
     let result = result?;
+    if let Some(format) = &a.clinical {
+        crate::cmd::clinical::after_backup(g, &repo, &result, format)?;
+    }
     report(g, &result);
     Ok(if result.warnings.is_empty() {
         exit::SUCCESS

@@ -15,7 +15,7 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<i32> {
         g.password_file.as_deref(),
         "set KURA_PASSWORD_FILE or pass --password-file",
     )?;
-    if let Some(repo) = &g.repo {
+    if let Some(repo) = g.repo.as_ref().filter(|r| !r.contains("://")) {
         std::fs::create_dir_all(repo).with_context(|| format!("cannot create {repo}"))?;
         let _ = kura_store::local::make_private(std::path::Path::new(repo));
     }

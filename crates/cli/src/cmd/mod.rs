@@ -3,9 +3,11 @@
 pub mod backup;
 pub mod browse;
 pub mod check;
+pub mod clinical;
 pub mod demo;
 pub mod init;
 pub mod key;
+pub mod plan;
 pub mod restore;
 pub mod retention;
 pub mod vault;
