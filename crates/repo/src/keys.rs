@@ -16,8 +16,10 @@ pub(crate) fn save_key_file(backend: &dyn Backend, kf: &KeyFile) -> Result<FileI
     Ok(id)
 }
 
-/// Readable key files, and the names of damaged ones.
-fn load_key_files_checked(backend: &dyn Backend) -> Result<(Vec<(FileId, KeyFile)>, Vec<String>)> {
+/// Readable key files with their ids, and the names of damaged ones.
+type KeyFiles = (Vec<(FileId, KeyFile)>, Vec<String>);
+
+fn load_key_files_checked(backend: &dyn Backend) -> Result<KeyFiles> {
     let mut out = Vec::new();
     let mut damaged = Vec::new();
     for f in backend.list(FileKind::Key)? {
