@@ -294,6 +294,6 @@ mod tests {
                 actor: "b".into(),
             },
         ));
-        assert!(fold(more).holds.get(&s).is_none());
+        assert!(!fold(more).holds.contains_key(&s));
     }
 }
