@@ -183,7 +183,7 @@ machine_section() {
   echo
   [ ${#SKIPPED[@]} = 0 ] || echo "- not installed, skipped: ${SKIPPED[*]}"
   if [ "$CAN_DROP" = 1 ]; then
-    echo "- page cache: dropped before every timed step (cold figures are real)"
+    echo "- page cache: dropped before every timed step; warm figures then read the step's input first"
   else
     echo "- page cache: could not be dropped here: **warm only**"
   fi

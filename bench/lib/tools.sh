@@ -7,7 +7,7 @@
 #
 # Fairness rules (issue 4): every repository is encrypted (restic and rustic always are; borg uses
 # `repokey-blake2`; Kura always is); compression is zstd level 3 or the tool's automatic choice
-# (`restic --compression auto`, `borg --compression zstd,3`, rustic's default zstd level 3, Kura's
+# (`restic --compression auto`, `borg --compression zstd,3`, `rustic init --set-compression 3`, Kura's
 # level 3 with incompressible data stored raw); passwords come from one file, never from an
 # argument; each tool keeps its cache beside its repository so no run profits from an earlier one;
 # each tool uses its default thread count (borg 1.2 is single-threaded by design).
@@ -88,7 +88,7 @@ tool_cmd() {
     restic:restore) CMD=("$bin" restore latest --target "$3") ;;
     restic:check) CMD=("$bin" check --read-data) ;;
 
-    rustic:init) CMD=("$bin" init) ;;
+    rustic:init) CMD=("$bin" init --set-compression 3) ;;
     rustic:backup) CMD=("$bin" backup --host bench "$DATA") ;;
     rustic:restore) CMD=("$bin" restore latest "$3") ;;
     rustic:check) CMD=("$bin" check --read-data) ;;
