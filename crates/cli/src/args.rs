@@ -55,6 +55,10 @@ pub enum Command {
     Dump(DumpArgs),
     /// Restore a generation into a directory.
     Restore(RestoreArgs),
+    /// Explain the ransomware verdict of a generation (default: the newest).
+    Analyze(AnalyzeArgs),
+    /// The newest clean generation of each source, and how many files need an older version.
+    CleanPoint(CleanPointArgs),
     /// Verify the repository's structure and, optionally, every stored byte.
     Check(CheckArgs),
     /// Remove generations by a retention policy (never locked or held ones).
@@ -143,6 +147,13 @@ pub struct BackupArgs {
     /// emergency viewer and `kura clinical`.
     #[arg(long, value_parser = ["ss-mix2", "fhir"])]
     pub clinical: Option<String>,
+    /// Do not compute ransomware signals (no verdict is stored).
+    #[arg(long)]
+    pub no_detect: bool,
+    /// Run this shell command when the new generation is judged suspicious; it gets
+    /// KURA_SNAPSHOT, KURA_SOURCE, KURA_SCORE and KURA_REASONS in its environment.
+    #[arg(long)]
+    pub on_suspicious: Option<String>,
 }
 
 #[derive(Args)]
@@ -174,8 +185,19 @@ pub struct DumpArgs {
 
 #[derive(Args)]
 pub struct RestoreArgs {
-    /// Generation: an ID prefix, `latest` or `latest:SOURCE`.
-    pub snapshot: String,
+    /// Generation: an ID prefix, `latest` or `latest:SOURCE` (not with --clean).
+    #[arg(required_unless_present = "clean")]
+    pub snapshot: Option<String>,
+    /// Restore every file's newest valid version across the source's generations (after an
+    /// attack), and write a report of which generation each file came from.
+    #[arg(long, conflicts_with = "snapshot")]
+    pub clean: bool,
+    /// The source for --clean (needed when the repository holds several).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Where --clean writes its report (default: beside the target, TARGET.clean-report.json).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
     #[arg(long)]
     pub target: PathBuf,
     /// Restore only paths matching this glob (and everything below a matching directory).
@@ -319,4 +341,17 @@ pub enum PolicyCommand {
 pub enum RepairCommand {
     /// Rebuild the index from the pack files.
     Index,
+}
+
+#[derive(Args)]
+pub struct AnalyzeArgs {
+    /// Generation (default: latest).
+    pub snapshot: Option<String>,
+}
+
+#[derive(Args)]
+pub struct CleanPointArgs {
+    /// Only this source.
+    #[arg(long)]
+    pub source: Option<String>,
 }

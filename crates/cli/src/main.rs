@@ -27,6 +27,8 @@ fn main() {
         Command::Dump(a) => cmd::browse::dump(g, a),
         Command::Restore(a) => cmd::restore::run(g, a),
         Command::Check(a) => cmd::check::run(g, a),
+        Command::Analyze(a) => cmd::detect::analyze(g, a),
+        Command::CleanPoint(a) => cmd::detect::clean_point(g, a),
         Command::Key { command } => cmd::key::run(g, command),
         Command::Forget(a) => cmd::retention::forget(g, a),
         Command::Prune(a) => cmd::retention::prune(g, a),

@@ -49,6 +49,7 @@ fn craft(k: &Kura, nodes: Vec<Node>) -> String {
         stats: Default::default(),
         program: String::new(),
         lock_days: None,
+        verdict: None,
     };
     repo.save_snapshot(&snap).unwrap().to_hex()
 }

@@ -33,10 +33,12 @@ use kura_format::{BlobId, FileId};
 use kura_repo::{BlobWriter, Repository};
 
 use crate::chunker::Chunker;
+use crate::detect::{from_stored, to_stored, Observer, SignalAccumulator};
 use crate::error::{EngineError, Result};
 use crate::exclude::Excludes;
 use crate::fsmeta::{node_from_metadata, unchanged};
 use crate::progress::Progress;
+use kura_anomaly::{ChangeKind, FileSignals, FileSummary};
 
 /// What to back up.
 pub enum BackupInput {
@@ -67,6 +69,8 @@ pub struct BackupOptions {
     pub lock_days: Option<u32>,
     /// Paths recorded in the snapshot for a stream input (e.g. the command that produced it).
     pub stream_paths: Vec<String>,
+    /// Compute ransomware signals and a verdict (on by default in the CLI).
+    pub detect: bool,
 }
 
 /// A problem with one file that did not stop the backup.
@@ -86,11 +90,19 @@ pub struct BackupResult {
 enum Event {
     Enter,
     Leaf(Node),
-    File(Node, Receiver<FileOutcome>),
+    File(Node, Receiver<FileOutcome>, FileContext),
     Leave(Node),
 }
 
-type FileOutcome = std::result::Result<Vec<BlobId>, String>;
+/// What the detector needs to know about a file being read, besides its new content.
+struct FileContext {
+    /// Path inside the generation, `/`-separated.
+    path: String,
+    previous: Option<FileSummary>,
+    is_new: bool,
+}
+
+type FileOutcome = std::result::Result<(Vec<BlobId>, Option<FileSignals>), String>;
 
 struct Job {
     path: PathBuf,
@@ -115,6 +127,8 @@ struct Run<'a> {
     warnings: Mutex<Vec<BackupWarning>>,
     excludes: Excludes,
     repo_root: Option<PathBuf>,
+    /// Ransomware signals of this generation (None when detection is off).
+    observer: Option<Observer>,
 }
 
 impl Run<'_> {
@@ -129,11 +143,19 @@ impl Run<'_> {
             });
     }
 
-    /// Chunk and store a stream; returns its content ids.
-    fn store_stream(&self, reader: impl Read) -> Result<Vec<BlobId>> {
+    /// Chunk and store a stream; returns its content ids. The bytes also feed the signal
+    /// accumulator, if any: detection reads nothing twice.
+    fn store_stream(
+        &self,
+        reader: impl Read,
+        mut acc: Option<&mut SignalAccumulator>,
+    ) -> Result<Vec<BlobId>> {
         let mut ids = Vec::new();
         self.chunker
             .for_each_chunk::<_, EngineError>(reader, |chunk| {
+                if let Some(a) = acc.as_deref_mut() {
+                    a.update(chunk);
+                }
                 let id = self.repo.key().blob_id(chunk);
                 self.writer.add_with_id(BlobKind::Data, id, chunk)?;
                 Progress::add(&self.progress.bytes_done, chunk.len() as u64);
@@ -150,7 +172,8 @@ impl Run<'_> {
             Err(e) => return Ok(Err(format!("cannot open: {e}"))),
         };
         let before = file.metadata().map_err(|e| EngineError::io(path, e))?;
-        match self.store_stream(&file) {
+        let mut acc = self.observer.as_ref().map(|_| SignalAccumulator::new());
+        match self.store_stream(&file, acc.as_mut()) {
             Ok(ids) => {
                 if let Ok(after) = file.metadata() {
                     if after.size() != before.size()
@@ -161,7 +184,7 @@ impl Run<'_> {
                     }
                 }
                 Progress::add(&self.progress.files_done, 1);
-                Ok(Ok(ids))
+                Ok(Ok((ids, acc.map(SignalAccumulator::finish))))
             }
             Err(EngineError::Repo(e)) => Err(EngineError::Repo(e)),
             Err(e) => Ok(Err(format!("read failed: {e}"))),
@@ -244,6 +267,8 @@ struct Walker<'r, 'a> {
     jobs: Sender<Job>,
     counters: Counters,
     force: bool,
+    /// Path of the directory being walked, inside the generation.
+    rel: Vec<u8>,
 }
 
 impl Walker<'_, '_> {
@@ -265,7 +290,9 @@ impl Walker<'_, '_> {
                     let sub_parent =
                         parent_map(self.run.repo, prev.and_then(|p| p.subtree.as_ref()));
                     self.send(Event::Enter)?;
+                    let len = self.push_rel(name);
                     self.walk_virtual(sub, &sub_parent)?;
+                    self.rel.truncate(len);
                     self.send(Event::Leave(node))?;
                 }
             }
@@ -302,7 +329,9 @@ impl Walker<'_, '_> {
                 self.counters.dirs += 1;
                 let parent = parent_map(self.run.repo, prev.and_then(|p| p.subtree.as_ref()));
                 self.send(Event::Enter)?;
+                let len = self.push_rel(name);
                 self.walk_dir_entries(path, &parent)?;
+                self.rel.truncate(len);
                 node.size = 0;
                 self.send(Event::Leave(node))
             }
@@ -324,12 +353,81 @@ impl Walker<'_, '_> {
             Err(e) => self.run.warn(path, format!("cannot list directory: {e}")),
         }
         names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let mut seen = std::collections::HashSet::with_capacity(names.len());
         for name in names {
             let bytes = name.into_vec();
             let child = path.join(std::ffi::OsStr::from_bytes(&bytes));
             self.walk_path(&bytes, &child, parent.get(&bytes))?;
+            seen.insert(bytes);
+        }
+        if self.run.observer.is_some() {
+            for (name, gone) in parent.iter().filter(|(n, _)| !seen.contains(*n)) {
+                self.record_deleted(name, gone);
+            }
         }
         Ok(())
+    }
+
+    /// Append a name to the current relative path; returns the length to truncate back to.
+    fn push_rel(&mut self, name: &[u8]) -> usize {
+        let len = self.rel.len();
+        if !self.rel.is_empty() {
+            self.rel.push(b'/');
+        }
+        self.rel.extend_from_slice(name);
+        len
+    }
+
+    fn rel_path(&self, name: &[u8]) -> String {
+        let mut p = self.rel.clone();
+        if !p.is_empty() {
+            p.push(b'/');
+        }
+        p.extend_from_slice(name);
+        String::from_utf8_lossy(&p).into_owned()
+    }
+
+    /// A file (or every file of a directory) of the parent generation that is gone now.
+    fn record_deleted(&self, name: &[u8], gone: &Node) {
+        let Some(observer) = &self.run.observer else {
+            return;
+        };
+        let path = self.rel_path(name);
+        match (gone.node_type, gone.subtree) {
+            (NodeType::File, _) => {
+                let prev = gone.sig.as_ref().and_then(|s| from_stored(s, gone.size));
+                observer.record(
+                    path,
+                    ChangeKind::Deleted,
+                    gone.size,
+                    None,
+                    prev,
+                    gone.content.clone(),
+                );
+            }
+            (NodeType::Dir, Some(sub)) => {
+                let _ = crate::walk::walk_tree(self.run.repo, &sub, path.as_bytes(), &mut |e| {
+                    if e.node.node_type == NodeType::File {
+                        let prev = e
+                            .node
+                            .sig
+                            .as_ref()
+                            .and_then(|s| from_stored(s, e.node.size));
+                        let p = String::from_utf8_lossy(&e.path).into_owned();
+                        observer.record(
+                            p,
+                            ChangeKind::Deleted,
+                            e.node.size,
+                            None,
+                            prev,
+                            e.node.content.clone(),
+                        );
+                    }
+                    Ok(true)
+                });
+            }
+            _ => {}
+        }
     }
 
     fn walk_file(&mut self, mut node: Node, path: &Path, prev: Option<&Node>) -> Result<()> {
@@ -339,6 +437,7 @@ impl Walker<'_, '_> {
         if let Some(p) = prev.filter(|p| !self.force && unchanged(&node, p)) {
             if p.content.iter().all(|id| self.run.repo.has_blob(id)) {
                 node.content = p.content.clone();
+                node.sig = p.sig.clone();
                 self.counters.files_unchanged += 1;
                 Progress::add(&self.run.progress.files_done, 1);
                 return self.send(Event::Leaf(node));
@@ -360,7 +459,13 @@ impl Walker<'_, '_> {
                 reply: tx,
             })
             .map_err(|_| EngineError::Invalid("backup workers stopped".into()))?;
-        self.send(Event::File(node, rx))
+        let name = node.name_bytes().unwrap_or_default();
+        let ctx = FileContext {
+            path: self.rel_path(&name),
+            previous: prev.and_then(|p| p.sig.as_ref().and_then(|s| from_stored(s, p.size))),
+            is_new: prev.is_none(),
+        };
+        self.send(Event::File(node, rx, ctx))
     }
 }
 
@@ -371,8 +476,24 @@ fn assemble(run: &Run, events: Receiver<Event>) -> Result<BlobId> {
         match event {
             Event::Enter => stack.push(Vec::new()),
             Event::Leaf(node) => stack.last_mut().expect("stack has a root").push(node),
-            Event::File(mut node, rx) => match rx.recv() {
-                Ok(Ok(content)) => {
+            Event::File(mut node, rx, ctx) => match rx.recv() {
+                Ok(Ok((content, signals))) => {
+                    if let (Some(observer), Some(sig)) = (&run.observer, &signals) {
+                        node.sig = Some(to_stored(&sig.summary()));
+                        let kind = if ctx.is_new {
+                            ChangeKind::New
+                        } else {
+                            ChangeKind::Changed
+                        };
+                        observer.record(
+                            ctx.path,
+                            kind,
+                            node.size,
+                            signals,
+                            ctx.previous,
+                            content.clone(),
+                        );
+                    }
                     node.content = content;
                     stack.last_mut().expect("stack has a root").push(node);
                 }
@@ -417,6 +538,20 @@ pub fn find_parent(
         .rev()
         .find(|s| s.snapshot.source == source && s.snapshot.paths == paths)
         .map(|s| (s.id, s.snapshot)))
+}
+
+/// This source's recent generations, oldest first: the history detection learns from.
+fn source_history(repo: &Repository, source: &str) -> Result<Vec<Snapshot>> {
+    let list = repo.list_snapshots()?;
+    // A first generation (no parent) is all new files: it says nothing about a usual day.
+    let mine: Vec<Snapshot> = list
+        .snapshots
+        .into_iter()
+        .filter(|s| s.snapshot.source == source && s.snapshot.parent.is_some())
+        .map(|s| s.snapshot)
+        .collect();
+    let skip = mine.len().saturating_sub(30);
+    Ok(mine.into_iter().skip(skip).collect())
 }
 
 fn absolute(p: &Path) -> Result<PathBuf> {
@@ -487,6 +622,7 @@ pub fn backup(
         warnings: Mutex::new(Vec::new()),
         excludes: Excludes::new(&opts.excludes)?,
         repo_root: fs::canonicalize(&repo_root).ok(),
+        observer: (opts.detect && matches!(input, BackupInput::Paths(_))).then(Observer::default),
     };
     let (tree, counters) = match input {
         BackupInput::Paths(_) => {
@@ -497,6 +633,16 @@ pub fn backup(
     };
     let write = run.writer.finish()?;
     let warnings = run.warnings.into_inner().unwrap_or_else(|p| p.into_inner());
+    let verdict = match run.observer {
+        Some(observer) => {
+            let history = source_history(repo, &opts.source)?;
+            Some(observer.judge(
+                counters.files_unchanged,
+                &history.iter().collect::<Vec<_>>(),
+            ))
+        }
+        None => None,
+    };
     let (host, user) = host_user(opts);
     let snapshot = Snapshot {
         version: kura_format::FORMAT_VERSION,
@@ -523,6 +669,7 @@ pub fn backup(
         },
         program: format!("kura {}", env!("CARGO_PKG_VERSION")),
         lock_days: opts.lock_days,
+        verdict,
     };
     let id = repo.save_snapshot(&snapshot)?;
     Ok(BackupResult {
@@ -573,6 +720,7 @@ fn run_pipeline(
         drop(job_rx);
         let assembler = s.spawn(move || assemble(run, ev_rx));
         let mut walker = Walker {
+            rel: Vec::new(),
             run,
             events: ev_tx,
             jobs: job_tx,
@@ -617,7 +765,7 @@ fn store_stream_input(
         inner: reader,
         count: 0,
     };
-    let content = run.store_stream(&mut counting)?;
+    let content = run.store_stream(&mut counting, None)?;
     let mut node = Node::new(name.as_bytes(), NodeType::File);
     node.mode = 0o640;
     let now = Utc::now();

@@ -9,6 +9,8 @@
 pub mod backup;
 pub mod check;
 pub mod chunker;
+pub mod clean;
+pub mod detect;
 pub mod diff;
 pub mod error;
 pub mod exclude;

@@ -109,6 +109,23 @@ fn referenced(
         }
         all.extend(mine);
     }
+    // Clinical indexes live beside the trees: keep them while their generation exists.
+    let (records, _) = repo.list_meta()?;
+    let alive: HashSet<FileId> = list.snapshots.iter().map(|s| s.id).collect();
+    for (_, r) in records {
+        if let MetaRecord::ClinicalIndex {
+            snapshot,
+            manifest,
+            blobs,
+            ..
+        } = r
+        {
+            if alive.contains(&snapshot) {
+                all.insert(manifest);
+                all.extend(blobs);
+            }
+        }
+    }
     Ok((all, protected, list.snapshots.len()))
 }
 

@@ -52,9 +52,10 @@ pub struct RestoreSummary {
     pub problems: Vec<RestoreProblem>,
 }
 
-struct Item {
-    path: PathBuf,
-    node: Node,
+/// One entry to restore: where it goes and what it is.
+pub struct Item {
+    pub path: PathBuf,
+    pub node: Node,
 }
 
 fn include_set(patterns: &[String]) -> Result<Option<GlobSet>> {
@@ -220,9 +221,34 @@ pub fn restore(
     opts: &RestoreOptions,
     progress: &Progress,
 ) -> Result<RestoreSummary> {
-    check_target(&opts.target, opts.overwrite)?;
-    let target = fs::canonicalize(&opts.target).map_err(|e| EngineError::io(&opts.target, e))?;
+    let target = prepare_target(&opts.target, opts.overwrite)?;
     let items = plan(repo, snapshot, &target, &include_set(&opts.includes)?)?;
+    restore_items(repo, items, opts, progress, false)
+}
+
+/// Check (or create) the target directory and return its canonical path.
+pub fn prepare_target(target: &Path, overwrite: bool) -> Result<PathBuf> {
+    check_target(target, overwrite)?;
+    fs::canonicalize(target).map_err(|e| EngineError::io(target, e))
+}
+
+/// Restore prepared items (paths already inside the target). With `create_parents`, the
+/// directories above each file are created as needed (items assembled from several generations
+/// carry no directory entries of their own).
+pub fn restore_items(
+    repo: &Repository,
+    items: Vec<Item>,
+    opts: &RestoreOptions,
+    progress: &Progress,
+    create_parents: bool,
+) -> Result<RestoreSummary> {
+    if create_parents {
+        for it in &items {
+            if let Some(parent) = it.path.parent() {
+                fs::create_dir_all(parent).map_err(|e| EngineError::io(parent, e))?;
+            }
+        }
+    }
     let r = Restorer {
         repo,
         progress,

@@ -5,7 +5,7 @@
 //! holds read again just before deleting, so a hold placed after planning still wins.
 
 use chrono::{DateTime, Duration, Utc};
-use kura_policy::{can_delete, plan_forget, ForgetPlan, Generation, RetentionPolicy, Verdict};
+use kura_policy::{can_delete, plan_forget, ForgetPlan, Generation, RetentionPolicy};
 use kura_repo::meta::RetentionState;
 use kura_repo::snapshots::SnapshotEntry;
 use kura_repo::Repository;
@@ -34,8 +34,7 @@ pub fn generations(list: &[SnapshotEntry], state: &RetentionState) -> Vec<Genera
             tags: s.snapshot.tags.clone(),
             lock_until: lock_until(s, state),
             holds: state.holds.get(&s.id).cloned().unwrap_or_default(),
-            // Verdicts come with ransomware detection; until then every generation is Unknown.
-            verdict: Verdict::Unknown,
+            verdict: crate::detect::verdict_of(&s.snapshot),
         })
         .collect()
 }

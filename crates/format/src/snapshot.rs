@@ -29,7 +29,7 @@ pub struct SnapshotStats {
     pub duration_ms: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub version: u32,
     /// When the backup started, by the client's clock.
@@ -54,6 +54,30 @@ pub struct Snapshot {
     /// Retention lock requested at backup time, in days from `committed_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_days: Option<u32>,
+    /// Ransomware verdict computed while the generation was backed up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<StoredVerdict>,
+}
+
+/// The verdict of ransomware detection for one generation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredVerdict {
+    /// "clean" or "suspicious".
+    pub verdict: String,
+    /// 0 to 100.
+    pub score: f64,
+    /// Reasons a person can read (counts, ratios, example paths).
+    pub reasons: Vec<String>,
+    /// Statistics of this generation that later generations of the source learn their
+    /// thresholds from (kura-anomaly's GenerationSummary).
+    #[serde(default)]
+    pub summary: serde_json::Value,
+}
+
+impl StoredVerdict {
+    pub fn is_suspicious(&self) -> bool {
+        self.verdict == "suspicious"
+    }
 }
 
 impl Snapshot {
@@ -98,6 +122,7 @@ mod tests {
             stats: SnapshotStats::default(),
             program: "kura 0.1.0".into(),
             lock_days: Some(30),
+            verdict: None,
         };
         assert_eq!(Snapshot::open(&key, &s.seal(&key)).unwrap(), s);
         let mut sealed = s.seal(&key);

@@ -35,7 +35,7 @@ fn is_zero_i64(v: &i64) -> bool {
     *v == 0
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,6 +76,31 @@ pub struct Node {
     pub target_raw: Option<String>,
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub rdev: u64,
+    /// What the content looked like when it was read (type, entropy): ransomware detection
+    /// compares a changed file with this. Carried over unchanged with the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<ContentSummary>,
+}
+
+/// A few numbers about a file's content, kept so the next backup can tell whether a changed file
+/// is still what it was (a PDF still a PDF, text still low-entropy).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContentSummary {
+    /// Detected type, e.g. "pdf", "dicom", "hl7", "text", "unknown".
+    #[serde(rename = "t")]
+    pub file_type: String,
+    /// Shannon entropy of sampled bytes, bits per byte.
+    #[serde(rename = "e")]
+    pub entropy: f32,
+    /// The sampled content looks random (encrypted or compressed).
+    #[serde(rename = "r", default)]
+    pub random_looking: bool,
+    /// The leading bytes look random (a header overwritten).
+    #[serde(rename = "lr", default)]
+    pub lead_random: bool,
+    /// FNV-1a of the leading bytes.
+    #[serde(rename = "lh", default)]
+    pub lead_hash: u64,
 }
 
 /// Split bytes into the (display, raw) pair stored in JSON.
@@ -120,6 +145,7 @@ impl Node {
             target: None,
             target_raw: None,
             rdev: 0,
+            sig: None,
         }
     }
 
@@ -162,7 +188,7 @@ impl Node {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tree {
     pub nodes: Vec<Node>,
 }

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use kura_format::crypto::{Compression, ObjectKind};
-use kura_format::FileId;
+use kura_format::{BlobId, FileId};
 use kura_policy::{Hold, RetentionPolicy};
 use kura_store::FileKind;
 use serde::{Deserialize, Serialize};
@@ -65,6 +65,14 @@ pub enum MetaRecord {
         pid: u32,
         created_at: DateTime<Utc>,
     },
+    /// The clinical index built with a generation: a manifest blob and the blobs it lists (named
+    /// here too, so that prune keeps them without parsing the manifest).
+    ClinicalIndex {
+        snapshot: FileId,
+        manifest: BlobId,
+        blobs: Vec<BlobId>,
+        created_at: DateTime<Utc>,
+    },
 }
 
 impl MetaRecord {
@@ -75,6 +83,7 @@ impl MetaRecord {
             MetaRecord::Policy { .. } => "policy",
             MetaRecord::Gc { .. } => "gc",
             MetaRecord::PruneLock { .. } => "prune-lock",
+            MetaRecord::ClinicalIndex { .. } => "clinical",
         }
     }
 }
@@ -221,7 +230,7 @@ fn fold(mut records: Vec<(String, MetaRecord)>) -> RetentionState {
             }
             MetaRecord::Policy { policy, .. } => st.policy = Some(policy.clone()),
             MetaRecord::Gc { .. } => st.gc = Some((name, r)),
-            MetaRecord::PruneLock { .. } => {}
+            MetaRecord::PruneLock { .. } | MetaRecord::ClinicalIndex { .. } => {}
         }
     }
     st.holds = holds;
@@ -234,7 +243,8 @@ fn created_at(r: &MetaRecord) -> DateTime<Utc> {
         | MetaRecord::Hold { created_at, .. }
         | MetaRecord::Policy { created_at, .. }
         | MetaRecord::Gc { created_at, .. }
-        | MetaRecord::PruneLock { created_at, .. } => *created_at,
+        | MetaRecord::PruneLock { created_at, .. }
+        | MetaRecord::ClinicalIndex { created_at, .. } => *created_at,
     }
 }
 

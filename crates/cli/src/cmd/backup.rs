@@ -21,6 +21,7 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<i32> {
         threads: g.threads,
         lock_days: a.lock_days,
         stream_paths: vec![],
+        detect: !a.no_detect,
     };
     if a.source.trim().is_empty() || a.source.contains(['/', '\n']) {
         bail!(
@@ -58,11 +59,40 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<i32> {
         crate::cmd::clinical::after_backup(g, &repo, &result, format)?;
     }
     report(g, &result);
+    if let Some(v) = result
+        .snapshot
+        .verdict
+        .as_ref()
+        .filter(|v| v.is_suspicious())
+    {
+        if let Some(hook) = &a.on_suspicious {
+            run_hook(hook, &result, v);
+        }
+        return Ok(exit::SUSPICIOUS);
+    }
     Ok(if result.warnings.is_empty() {
         exit::SUCCESS
     } else {
         exit::WARNINGS
     })
+}
+
+/// The `--on-suspicious` hook: alert someone (mail, chat, a SIEM) the moment a suspicious
+/// generation is written. Its failure is reported but does not change the backup's result.
+fn run_hook(hook: &str, r: &BackupResult, v: &kura_format::snapshot::StoredVerdict) {
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(hook)
+        .env("KURA_SNAPSHOT", r.id.to_hex())
+        .env("KURA_SOURCE", &r.snapshot.source)
+        .env("KURA_SCORE", format!("{:.0}", v.score))
+        .env("KURA_REASONS", v.reasons.join("\n"))
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => eprintln!("warning: the --on-suspicious command failed ({s})"),
+        Err(e) => eprintln!("warning: cannot run the --on-suspicious command: {e}"),
+    }
 }
 
 fn report(g: &Global, r: &BackupResult) {
@@ -83,6 +113,9 @@ fn report(g: &Global, r: &BackupResult) {
             "dirs": s.dirs, "bytes_read": s.bytes_read, "bytes_total": s.bytes_total,
             "bytes_added": s.bytes_added, "blobs_added": s.blobs_added,
             "warnings": r.warnings.len(), "duration_seconds": s.duration_ms as f64 / 1000.0,
+            "verdict": r.snapshot.verdict.as_ref().map(|v| v.verdict.clone()),
+            "score": r.snapshot.verdict.as_ref().map(|v| v.score),
+            "reasons": r.snapshot.verdict.as_ref().map(|v| v.reasons.clone()).unwrap_or_default(),
         });
         println!("{v}");
         return;
@@ -114,5 +147,23 @@ fn report(g: &Global, r: &BackupResult) {
             "completed with {} warning(s): the files named above are not in this generation",
             r.warnings.len()
         );
+    }
+    if let Some(v) = &r.snapshot.verdict {
+        if v.is_suspicious() {
+            println!(
+                "SUSPICIOUS generation (score {:.0}/100): possible ransomware activity",
+                v.score
+            );
+            for reason in &v.reasons {
+                println!("  - {reason}");
+            }
+            println!(
+                "see `kura analyze {}` and `kura clean-point --source {}`",
+                r.id.short(),
+                r.snapshot.source
+            );
+        } else {
+            println!("verdict: clean (score {:.0}/100)", v.score);
+        }
     }
 }

@@ -36,6 +36,8 @@ pub fn snapshots(g: &Global, a: &SnapshotsArgs) -> Result<i32> {
                     "source": v.source, "host": v.host, "user": v.user, "paths": v.paths, "tags": v.tags,
                     "parent": v.parent.map(|p| p.to_hex()), "tree": v.tree.to_hex(),
                     "lock_days": v.lock_days, "stats": v.stats,
+                    "verdict": v.verdict.as_ref().map(|x| x.verdict.clone()),
+                    "score": v.verdict.as_ref().map(|x| x.score),
                 })
             })
             .collect();
@@ -43,19 +45,24 @@ pub fn snapshots(g: &Global, a: &SnapshotsArgs) -> Result<i32> {
         return Ok(crate::exit::SUCCESS);
     }
     println!(
-        "{:<10} {:<20} {:<12} {:<12} {:>10} {:<16} paths",
-        "id", "time (UTC)", "source", "host", "size", "tags"
+        "{:<10} {:<20} {:<12} {:<12} {:>10} {:<11} {:<16} paths",
+        "id", "time (UTC)", "source", "host", "size", "verdict", "tags"
     );
     println!("{}", "-".repeat(100));
     for s in &shown {
         let v = &s.snapshot;
         println!(
-            "{:<10} {:<20} {:<12} {:<12} {:>10} {:<16} {}",
+            "{:<10} {:<20} {:<12} {:<12} {:>10} {:<11} {:<16} {}",
             s.id.short(),
             v.committed_at.format("%Y-%m-%d %H:%M:%S"),
             v.source,
             v.host,
             human_bytes(v.stats.bytes_total),
+            v.verdict.as_ref().map_or("-", |x| if x.is_suspicious() {
+                "SUSPICIOUS"
+            } else {
+                "clean"
+            }),
             v.tags.join(","),
             v.paths.join(" ")
         );

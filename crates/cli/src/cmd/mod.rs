@@ -5,6 +5,7 @@ pub mod browse;
 pub mod check;
 pub mod clinical;
 pub mod demo;
+pub mod detect;
 pub mod init;
 pub mod key;
 pub mod plan;

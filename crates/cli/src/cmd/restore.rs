@@ -12,7 +12,10 @@ use crate::{exit, open};
 
 pub fn run(g: &Global, a: &RestoreArgs) -> Result<i32> {
     let repo = open::open_with_index(g)?;
-    let snap = repo.resolve_snapshot(&a.snapshot)?;
+    if a.clean {
+        return crate::cmd::detect::restore_clean(g, a, &repo);
+    }
+    let snap = repo.resolve_snapshot(a.snapshot.as_deref().unwrap_or("latest"))?;
     let opts = RestoreOptions {
         target: a.target.clone(),
         includes: a.includes.clone(),
