@@ -25,6 +25,8 @@ pub mod id;
 pub mod index;
 pub mod keyfile;
 pub mod pack;
+#[cfg(test)]
+mod proptests;
 pub mod snapshot;
 pub mod tree;
 
