@@ -166,6 +166,9 @@ ceilings_section() {
   echo "| read from page cache (\`tar \| cat\`) | $read_w | $(mibs "$read_w") |"
   echo "| BLAKE3 on all cores (\`b3sum\`) | $b3 | $(mibs "$b3") |"
   echo "| zstd -3 on all cores (\`tar \| zstd -3 -T0\`) | $zs | $(mibs "$zs") |"
+  local wr
+  wr=$(result machine write-1gib warm 4)
+  echo "| write 1 GiB and fsync (\`dd conv=fsync\`), not a pipeline stage | $wr | $(fdiv 1024 "$wr" 0) |"
   echo "| **Kura initial backup (warm)** | $kura_s | $(mibs "$kura_s") |"
   echo
   echo "Kura's initial backup runs at **$(fdiv "$(fdiv "$slowest" "$kura_s" 4)" 0.01 0)%** of the slowest" \
