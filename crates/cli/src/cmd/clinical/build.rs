@@ -1,0 +1,251 @@
+//! Building the clinical index of a generation from its stored tree.
+//!
+//! The files are read from the repository, not from the source: the index then describes
+//! exactly what the generation holds, even if the source changed during the backup.
+//!
+//! Incremental: a file's content id is derived from its content blob ids (keyed BLAKE3 of its
+//! chunks, already in the tree), so deciding that a file is unchanged costs no read at all;
+//! its extract is taken over from the previous index ([`ClinicalIndexBuilder::keep_unchanged`]).
+//! SS-MIX2 files whose name says they are not a current version (`_0`, `_2`), or that are not
+//! SS-MIX2 names at all, are indexed from the name alone. Only the remaining files are read, in
+//! batches spread over worker threads.
+
+use anyhow::Result;
+use kura_clinical::ssmix2::path::{ConditionFlag, Ssmix2Name};
+use kura_clinical::{ClinicalIndex, ClinicalIndexBuilder, FileExtract, FileFormat};
+use kura_engine::walk::{dump_file, find_node, walk_tree};
+use kura_format::tree::{Node, NodeType};
+use kura_format::{BlobId, FileId};
+use kura_repo::snapshots::SnapshotEntry;
+use kura_repo::Repository;
+
+use super::store::NotParsed;
+
+/// Files larger than this are not parsed: no SS-MIX2 message or JP-CLINS bundle comes near it,
+/// and reading a stray multi-gigabyte image into memory would stall the backup.
+pub const MAX_PARSE_BYTES: u64 = 64 << 20;
+/// Files read per parallel batch: large enough to keep the workers busy, small enough that
+/// the bytes of one batch stay a few megabytes.
+const BATCH: usize = 256;
+
+/// The index of one generation and the files it does not cover.
+pub struct Built {
+    pub index: ClinicalIndex,
+    pub not_parsed: Vec<NotParsed>,
+}
+
+/// The content id of a file: BLAKE3 over its content blob ids. Equal ids mean equal bytes
+/// (the blob ids are keyed hashes of the chunks), and it is known without reading the file.
+pub fn content_id(content: &[BlobId]) -> String {
+    let mut joined = Vec::with_capacity(content.len() * 32);
+    for id in content {
+        joined.extend_from_slice(&id.0);
+    }
+    FileId::of(&joined).to_hex()
+}
+
+/// The date the 90-day medication window ends at: the day the generation was committed, in
+/// local time (a hospital's day, not UTC's).
+pub fn as_of(entry: &SnapshotEntry) -> chrono::NaiveDate {
+    entry
+        .snapshot
+        .committed_at
+        .with_timezone(&chrono::Local)
+        .date_naive()
+}
+
+struct Job {
+    rel: String,
+    cid: String,
+    node: Node,
+}
+
+struct Run<'r> {
+    repo: &'r Repository,
+    format: FileFormat,
+    threads: usize,
+    builder: ClinicalIndexBuilder,
+    batch: Vec<Job>,
+    not_parsed: Vec<NotParsed>,
+}
+
+/// Build the index of `entry`, reusing `previous` for unchanged files.
+pub fn build(
+    repo: &Repository,
+    entry: &SnapshotEntry,
+    format: FileFormat,
+    previous: Option<ClinicalIndex>,
+    threads: usize,
+) -> Result<Built> {
+    let mut run = Run {
+        repo,
+        format,
+        threads: threads.max(1),
+        builder: ClinicalIndexBuilder::new(previous),
+        batch: Vec::with_capacity(BATCH),
+        not_parsed: Vec::new(),
+    };
+    let snap = &entry.snapshot;
+    // With several backed-up paths, relative names could collide: keep the full paths then.
+    let several = snap.paths.len() > 1;
+    for path in &snap.paths {
+        let tree_path = path.trim_start_matches('/');
+        let Some(root) = find_node(repo, &snap.tree, tree_path)? else {
+            continue;
+        };
+        let prefix = if several { tree_path } else { "" };
+        match (root.node_type, root.subtree) {
+            (NodeType::Dir, Some(sub)) => {
+                walk_tree(repo, &sub, prefix.as_bytes(), &mut |e| {
+                    if e.node.node_type == NodeType::File {
+                        run.visit(String::from_utf8_lossy(&e.path).into_owned(), &e.node);
+                    }
+                    Ok(true)
+                })?;
+            }
+            (NodeType::File, _) => {
+                let rel = if several {
+                    tree_path.to_string()
+                } else {
+                    root.name.clone()
+                };
+                run.visit(rel, &root);
+            }
+            _ => {}
+        }
+    }
+    run.flush();
+    Ok(Built {
+        index: run.builder.finish(as_of(entry)),
+        not_parsed: run.not_parsed,
+    })
+}
+
+/// True when the parser needs this SS-MIX2 file's bytes: a current (`_1`) version with a valid
+/// name. Retired versions and foreign names are decided from the path.
+fn ssmix2_needs_bytes(rel: &str) -> bool {
+    Ssmix2Name::parse(rel).is_ok_and(|n| n.flag == ConditionFlag::Current)
+}
+
+impl Run<'_> {
+    fn visit(&mut self, rel: String, node: &Node) {
+        let cid = content_id(&node.content);
+        if self.builder.keep_unchanged(&rel, &cid) {
+            return;
+        }
+        if self.format == FileFormat::Ssmix2 && !ssmix2_needs_bytes(&rel) {
+            self.builder.add_file(&rel, &cid, &[], self.format);
+            return;
+        }
+        if node.size > MAX_PARSE_BYTES {
+            self.not_parsed.push(NotParsed {
+                path: rel,
+                reason: format!(
+                    "{} bytes, larger than the {} MiB a clinical message can be; not parsed",
+                    node.size,
+                    MAX_PARSE_BYTES >> 20
+                ),
+            });
+            return;
+        }
+        self.batch.push(Job {
+            rel,
+            cid,
+            node: node.clone(),
+        });
+        if self.batch.len() >= BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        let jobs = std::mem::take(&mut self.batch);
+        for result in parse_parallel(self.repo, self.format, self.threads, &jobs) {
+            match result {
+                Ok(extract) => {
+                    self.builder.add_extract(extract);
+                }
+                Err(np) => self.not_parsed.push(np),
+            }
+        }
+    }
+}
+
+/// Read and parse `jobs` on up to `threads` threads; results come back in job order.
+fn parse_parallel(
+    repo: &Repository,
+    format: FileFormat,
+    threads: usize,
+    jobs: &[Job],
+) -> Vec<Result<FileExtract, NotParsed>> {
+    if jobs.is_empty() {
+        return Vec::new();
+    }
+    let per_thread = jobs.len().div_ceil(threads.max(1));
+    std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .chunks(per_thread)
+            .map(|chunk| {
+                let handle = s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|j| parse_one(repo, format, j))
+                        .collect::<Vec<_>>()
+                });
+                (chunk, handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(chunk, handle)| {
+                // The readers are written never to panic; if one does anyway, the files of
+                // that batch are reported instead of taking the backup down.
+                handle.join().unwrap_or_else(|_| {
+                    chunk
+                        .iter()
+                        .map(|j| {
+                            Err(NotParsed {
+                                path: j.rel.clone(),
+                                reason: "the parser failed on this batch; report this as a bug"
+                                    .into(),
+                            })
+                        })
+                        .collect()
+                })
+            })
+            .collect()
+    })
+}
+
+fn parse_one(repo: &Repository, format: FileFormat, job: &Job) -> Result<FileExtract, NotParsed> {
+    let mut bytes = Vec::with_capacity(job.node.size.min(MAX_PARSE_BYTES) as usize);
+    dump_file(repo, &job.node, &mut bytes).map_err(|e| NotParsed {
+        path: job.rel.clone(),
+        reason: format!("cannot be read from the repository ({e}); run `kura check --read-data`"),
+    })?;
+    Ok(FileExtract::read(&job.rel, &job.cid, &bytes, format))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_id_depends_on_every_blob_and_their_order() {
+        let a = BlobId([1; 32]);
+        let b = BlobId([2; 32]);
+        assert_eq!(content_id(&[a, b]), content_id(&[a, b]));
+        assert_ne!(content_id(&[a, b]), content_id(&[b, a]));
+        assert_ne!(content_id(&[a]), content_id(&[a, b]));
+        assert_eq!(content_id(&[]).len(), 64);
+    }
+
+    #[test]
+    fn only_current_ssmix2_versions_are_read() {
+        let base = "999/901/9999013/-/ADT-00/9999013_-_ADT-00_999999999999999_20111219150000000_-_";
+        assert!(ssmix2_needs_bytes(&format!("{base}1")));
+        assert!(!ssmix2_needs_bytes(&format!("{base}2")));
+        assert!(!ssmix2_needs_bytes(&format!("{base}0")));
+        assert!(!ssmix2_needs_bytes("999/README.txt"));
+    }
+}
