@@ -5,6 +5,9 @@ Usage: perf report -i FILE.perf --no-children --sort sym --stdio -g none > flat.
        python3 bench/profile_groups.py flat.txt
 A symbol counts in the first family whose pattern matches; the rest is "other".
 """
+import collections
+import re
+import sys
 groups=[('zstd context create/clean (per blob)',r'ZSTD_createCCtx|ZSTD_createDCtx|ZSTD_cwksp|ZSTD_reset|ZSTD_freeCCtx|ZSTD_freeDCtx|ZSTD_initCStream|ZSTD_CCtx_init|ZSTD_resetCCtx'),
 ('zstd compress/decompress',r'ZSTD|HUF_|FSE_|HIST_'),
 ('chunk buffer zeroing (memset)',r'memset'),
