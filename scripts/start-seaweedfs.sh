@@ -61,10 +61,14 @@ start() {
              "PutObjectLegalHold","GetObjectLegalHold","GetBucketObjectLockConfiguration"]}]}
 EOF
   # -logdir is a global flag (before `mini`); the localSocket flags keep sockets out of /tmp.
+  # Every bucket is a SeaweedFS collection with volumes of its own, and the tests make a bucket
+  # each: small (sparse, not preallocated) volumes and a high volume count keep a few hundred
+  # buckets from exhausting the volume slots ("No writable volumes and no free volumes left").
   setsid "$CACHE/venv/bin/weed" -logdir="$STATE/log" mini -dir="$STATE/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -s3.config="$STATE/s3.json" -s3.port="$PORT" -master.port=$((PORT + 1)) -volume.port=$((PORT + 2)) \
     -filer.port=$((PORT + 3)) -admin.port=$((PORT + 4)) -s3.port.iceberg=0 -s3.port.lance=0 \
     -s3.localSocket="$STATE/s3.sock" -filer.localSocket="$STATE/filer.sock" \
+    -master.volumeSizeLimitMB=64 -volume.max=1000 \
     -admin.ui=false -webdav=false > "$STATE/weed.log" 2>&1 < /dev/null &
   local pid=$!
   echo "$pid" > "$STATE/pid"

@@ -16,6 +16,7 @@ pub mod conformance;
 pub mod fault;
 pub mod local;
 pub mod remote;
+pub mod s3;
 
 use std::fmt;
 
