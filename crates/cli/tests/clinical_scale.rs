@@ -40,6 +40,10 @@ fn index_build_and_lookup_at_scale() {
     let incremental = t.elapsed().as_secs_f64();
     assert_eq!(second["report"]["reused"], files);
     assert_eq!(second["report"]["parsed"], 0);
+    assert_eq!(
+        second["reused_by_directory"], files,
+        "nothing below the root is walked"
+    );
 
     let id = &data.expected[patients / 2].patient_id;
     let t = Instant::now();

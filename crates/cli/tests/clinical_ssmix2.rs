@@ -122,6 +122,16 @@ fn ssmix2_summaries_equal_known_facts_and_unchanged_files_are_reused() {
         "the renamed _2 file and the new _1 file: {r2}"
     );
     assert_eq!(r2["reused"], data.ssmix2.len() - 1, "{r2}");
+    // Every folder but the changed patient's ADT-00 folder is an unchanged tree: its files are
+    // taken over without reading it.
+    let by_dir = index2["reused_by_directory"].as_u64().unwrap() as usize;
+    let folder = format!("{}/-/ADT-00/", changed.patient_id);
+    let in_folder = data
+        .ssmix2
+        .iter()
+        .filter(|f| f.rel_path.contains(&folder))
+        .count();
+    assert_eq!(by_dir, data.ssmix2.len() - in_folder, "{index2}");
     let s = summary(&k, &changed.patient_id, &[]);
     assert_eq!(s["generation"]["id"], second["snapshot"]);
     let mut want = changed.allergies.clone();

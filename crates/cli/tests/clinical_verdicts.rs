@@ -86,6 +86,11 @@ fn suspicious_generations_are_passed_over_unless_named() {
     assert_eq!(line["snapshot"], bad_id.as_str());
     assert_eq!(line["report"]["reused"], data.ssmix2.len(), "{line}");
     assert_eq!(line["report"]["parsed"], 1, "only note.txt is new: {line}");
+    assert_eq!(
+        line["reused_by_directory"],
+        data.ssmix2.len(),
+        "every patient folder is an unchanged tree: {line}"
+    );
 
     let e = &data.expected[0];
     let s = summary(&k, &e.patient_id, &[]);

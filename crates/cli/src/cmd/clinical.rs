@@ -20,7 +20,7 @@ use std::io::IsTerminal;
 
 use anyhow::Result;
 use kura_audit::Outcome;
-use kura_clinical::{ClinicalIndex, FileFormat};
+use kura_clinical::FileFormat;
 use kura_engine::backup::BackupResult;
 use kura_format::FileId;
 use kura_repo::snapshots::{resolve_in, SnapshotEntry};
@@ -85,14 +85,19 @@ fn previous_index(
     entry: &SnapshotEntry,
     parent: Option<FileId>,
     format: &str,
-) -> Option<ClinicalIndex> {
+) -> Option<build::Previous> {
     let candidates = select::indexed(repo, Some(&entry.snapshot.source)).ok()?;
     let gen = candidates
         .iter()
         .find(|g| Some(g.entry.id) == parent)
         .or_else(|| candidates.iter().find(|g| g.entry.id != entry.id))?;
     match select::load(repo, gen) {
-        Ok(l) if l.manifest.format == format => Some(l.index),
+        Ok(l) if l.manifest.format == format => Some(build::Previous {
+            index: l.index,
+            tree: l.gen.entry.snapshot.tree,
+            paths: l.gen.entry.snapshot.paths,
+            not_parsed: l.manifest.not_parsed,
+        }),
         Ok(_) => None,
         Err(e) => {
             eprintln!("warning: previous clinical index not reused ({e:#}): every file is parsed");
@@ -135,6 +140,7 @@ fn index_generation(
             "manifest": stored.manifest_id.to_hex(),
             "pieces": stored.pieces, "pieces_new": stored.pieces_new,
             "report": r,
+            "reused_by_directory": built.kept_by_tree,
             "not_parsed": built.not_parsed,
             "duration_seconds": started.elapsed().as_secs_f64(),
         });

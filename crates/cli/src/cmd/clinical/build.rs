@@ -10,10 +10,13 @@
 //! SS-MIX2 names at all, are indexed from the name alone. Only the remaining files are read, in
 //! batches spread over worker threads.
 
+use std::collections::{BTreeMap, HashMap};
+
 use anyhow::Result;
 use kura_clinical::ssmix2::path::{ConditionFlag, Ssmix2Name};
 use kura_clinical::{ClinicalIndex, ClinicalIndexBuilder, FileExtract, FileFormat};
-use kura_engine::walk::{dump_file, find_node, walk_tree};
+use kura_engine::walk::{dump_file, find_node};
+use kura_format::snapshot::Snapshot;
 use kura_format::tree::{Node, NodeType};
 use kura_format::{BlobId, FileId};
 use kura_repo::snapshots::SnapshotEntry;
@@ -32,6 +35,8 @@ const BATCH: usize = 256;
 pub struct Built {
     pub index: ClinicalIndex,
     pub not_parsed: Vec<NotParsed>,
+    /// Files reused because their whole directory was unchanged (its trees were not read).
+    pub kept_by_tree: usize,
 }
 
 /// The content id of a file: BLAKE3 over its content blob ids. Equal ids mean equal bytes
@@ -67,6 +72,20 @@ struct Run<'r> {
     builder: ClinicalIndexBuilder,
     batch: Vec<Job>,
     not_parsed: Vec<NotParsed>,
+    /// The previous index's files (path → content id) and uncovered files, for whole
+    /// unchanged subtrees.
+    prev_files: BTreeMap<String, String>,
+    prev_not_parsed: Vec<NotParsed>,
+    /// Files taken over with their whole unchanged directory, without reading its trees.
+    kept_by_tree: usize,
+}
+
+/// The index a build reuses, with the generation it describes.
+pub struct Previous {
+    pub index: ClinicalIndex,
+    pub tree: BlobId,
+    pub paths: Vec<String>,
+    pub not_parsed: Vec<NotParsed>,
 }
 
 /// Build the index of `entry`, reusing `previous` for unchanged files.
@@ -74,51 +93,54 @@ pub fn build(
     repo: &Repository,
     entry: &SnapshotEntry,
     format: FileFormat,
-    previous: Option<ClinicalIndex>,
+    previous: Option<Previous>,
     threads: usize,
 ) -> Result<Built> {
+    let snap = &entry.snapshot;
+    // Directories can be compared with the previous generation only if both backed up the
+    // same paths (then equal tree paths mean equal relative names).
+    let prev_tree = previous
+        .as_ref()
+        .filter(|p| p.paths == snap.paths)
+        .map(|p| p.tree);
+    let (index, prev_files, prev_not_parsed) = match previous {
+        Some(p) if prev_tree.is_some() => {
+            let files = p.index.files().iter();
+            let files = files.map(|(k, ex)| (k.clone(), ex.content_id.clone()));
+            let files = files.collect();
+            (Some(p.index), files, p.not_parsed)
+        }
+        Some(p) => (Some(p.index), BTreeMap::new(), Vec::new()),
+        None => (None, BTreeMap::new(), Vec::new()),
+    };
     let mut run = Run {
         repo,
         format,
         threads: threads.max(1),
-        builder: ClinicalIndexBuilder::new(previous),
+        builder: ClinicalIndexBuilder::new(index),
         batch: Vec::with_capacity(BATCH),
         not_parsed: Vec::new(),
+        prev_files,
+        prev_not_parsed,
+        kept_by_tree: 0,
     };
-    let snap = &entry.snapshot;
-    // With several backed-up paths, relative names could collide: keep the full paths then.
-    let several = snap.paths.len() > 1;
     for path in &snap.paths {
-        let tree_path = path.trim_start_matches('/');
-        let Some(root) = find_node(repo, &snap.tree, tree_path)? else {
-            continue;
-        };
-        let prefix = if several { tree_path } else { "" };
-        match (root.node_type, root.subtree) {
-            (NodeType::Dir, Some(sub)) => {
-                walk_tree(repo, &sub, prefix.as_bytes(), &mut |e| {
-                    if e.node.node_type == NodeType::File {
-                        run.visit(String::from_utf8_lossy(&e.path).into_owned(), &e.node);
-                    }
-                    Ok(true)
-                })?;
-            }
-            (NodeType::File, _) => {
-                let rel = if several {
-                    tree_path.to_string()
-                } else {
-                    root.name.clone()
-                };
-                run.visit(rel, &root);
-            }
-            _ => {}
-        }
+        run.walk_root(snap, prev_tree.as_ref(), path)?;
     }
     run.flush();
     Ok(Built {
         index: run.builder.finish(as_of(entry)),
         not_parsed: run.not_parsed,
+        kept_by_tree: run.kept_by_tree,
     })
+}
+
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}/{name}")
+    }
 }
 
 /// True when the parser needs this SS-MIX2 file's bytes: a current (`_1`) version with a valid
@@ -128,6 +150,86 @@ fn ssmix2_needs_bytes(rel: &str) -> bool {
 }
 
 impl Run<'_> {
+    /// Walk one backed-up path. With several paths, relative names could collide: the full
+    /// paths are kept then.
+    fn walk_root(&mut self, snap: &Snapshot, prev_tree: Option<&BlobId>, path: &str) -> Result<()> {
+        let several = snap.paths.len() > 1;
+        let tree_path = path.trim_start_matches('/');
+        let Some(root) = find_node(self.repo, &snap.tree, tree_path)? else {
+            return Ok(());
+        };
+        let prefix = if several { tree_path } else { "" };
+        match (root.node_type, root.subtree) {
+            (NodeType::Dir, Some(sub)) => {
+                let old = match prev_tree {
+                    Some(t) => find_node(self.repo, t, tree_path)?.and_then(|n| n.subtree),
+                    None => None,
+                };
+                self.walk(&sub, old.as_ref(), prefix)?;
+            }
+            (NodeType::File, _) => {
+                let rel = if several {
+                    tree_path.to_string()
+                } else {
+                    root.name.clone()
+                };
+                self.visit(rel, &root);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Walk `tree` (at relative path `prefix`) beside the previous generation's tree at the
+    /// same path. An identical subtree id means identical content below it (trees are
+    /// content-addressed), so its files are taken over from the previous index without reading
+    /// a single tree: an unchanged hospital costs one tree read per changed directory.
+    fn walk(&mut self, tree: &BlobId, old: Option<&BlobId>, prefix: &str) -> Result<()> {
+        if old == Some(tree) {
+            self.keep_subtree(prefix);
+            return Ok(());
+        }
+        let nodes = self.repo.read_tree(tree)?.nodes;
+        // The old tree only helps; if it cannot be read, its directories are walked in full.
+        let old_dirs: HashMap<String, BlobId> = old
+            .and_then(|t| self.repo.read_tree(t).ok())
+            .map(|t| {
+                let dirs = t.nodes.into_iter().filter(|n| n.node_type == NodeType::Dir);
+                dirs.filter_map(|n| Some((n.name, n.subtree?))).collect()
+            })
+            .unwrap_or_default();
+        for node in nodes {
+            let name = node.validate_name()?;
+            let path = join(prefix, &String::from_utf8_lossy(&name));
+            match (node.node_type, node.subtree) {
+                (NodeType::Dir, Some(sub)) => self.walk(&sub, old_dirs.get(&node.name), &path)?,
+                (NodeType::File, _) => self.visit(path, &node),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn keep_subtree(&mut self, prefix: &str) {
+        let start = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}/")
+        };
+        let below = self.prev_files.range(start.clone()..);
+        for (path, cid) in below.take_while(|(p, _)| p.starts_with(&start)) {
+            if self.builder.keep_unchanged(path, cid) {
+                self.kept_by_tree += 1;
+            }
+        }
+        // Files the previous index did not cover (too large, unreadable) are still there.
+        let uncovered = self
+            .prev_not_parsed
+            .iter()
+            .filter(|n| n.path.starts_with(&start));
+        self.not_parsed.extend(uncovered.cloned());
+    }
+
     fn visit(&mut self, rel: String, node: &Node) {
         let cid = content_id(&node.content);
         if self.builder.keep_unchanged(&rel, &cid) {
