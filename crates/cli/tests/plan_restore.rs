@@ -126,14 +126,16 @@ fn a_failed_system_is_retried_and_finished_ones_are_not_restored_again() {
     assert!(String::from_utf8_lossy(&third.stdout).contains("already restored"));
 }
 
-/// Incompressible bytes, so restoring them takes measurable time.
-fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+/// Text-like bytes from a small alphabet: large enough that restoring takes measurable time,
+/// yet not random-looking (a generation of random bytes is judged suspicious, exit 4).
+fn records(len: usize, mut seed: u64) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"0123456789,ABCDEFGHIJ \n";
     (0..len)
         .map(|_| {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            seed as u8
+            ALPHABET[(seed % ALPHABET.len() as u64) as usize]
         })
         .collect()
 }
@@ -142,7 +144,7 @@ fn noise(len: usize, mut seed: u64) -> Vec<u8> {
 fn a_killed_restore_continues_where_it_stopped() {
     let k = Kura::init();
     let ehr = source(&k, "ehr-db", b"EHR dump");
-    let big = noise(48 << 20, 0x9e37_79b9_7f4a_7c15);
+    let big = records(48 << 20, 0x9e37_79b9_7f4a_7c15);
     let pacs = source(&k, "pacs", &big);
     backup_dir(&k, "ehr-db", &ehr);
     backup_dir(&k, "pacs", &pacs);
@@ -234,4 +236,50 @@ fn before_restores_the_newest_generation_at_that_time() {
         err.contains("source \"ehr-db\" has no clean generation at or before 2001-01-01"),
         "{err}"
     );
+}
+
+fn open_repo(k: &Kura) -> kura_repo::Repository {
+    let pw = std::fs::read_to_string(&k.password_file).unwrap();
+    let backend = std::sync::Arc::new(kura_store::LocalBackend::new(&k.repo));
+    kura_repo::Repository::open(backend, pw.trim().as_bytes()).unwrap()
+}
+
+/// Commits a copy of generation `id`, newer and judged suspicious, as if ransomware detection
+/// had flagged the newest backup (detection itself is tested with the engine).
+fn suspicious_copy(k: &Kura, id: &str) -> String {
+    let repo = open_repo(k);
+    let mut snap = repo.load_snapshot(id).unwrap().snapshot;
+    snap.committed_at = chrono::Utc::now();
+    snap.parent = None;
+    snap.verdict = Some(kura_format::snapshot::StoredVerdict {
+        verdict: "suspicious".into(),
+        score: 97.0,
+        reasons: vec!["mass encryption".into()],
+        summary: serde_json::Value::Null,
+    });
+    repo.save_snapshot(&snap).unwrap().to_hex()
+}
+
+#[test]
+fn a_suspicious_newest_generation_is_passed_over() {
+    let k = Kura::init();
+    let ehr = source(&k, "ehr-db", b"clean dump");
+    let clean = backup_dir(&k, "ehr-db", &ehr);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let bad = suspicious_copy(&k, &clean);
+    let out_dir = k.path("restore");
+    let text = format!(
+        "[plan]\nhospital = \"Test\"\n{}",
+        system("ehr-db", "P1", &[], &out_dir.join("ehr-db"))
+    );
+    let plan = write_plan(&k, "plan.toml", &text);
+    let p = plan.to_str().unwrap();
+    let out = run(&k, None, &["plan", "status", "--plan", p, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(all[0]["generations"][0]["id"], clean.as_str(), "not {bad}");
+    let out = run(&k, None, &["plan", "restore", "--plan", p]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let j = journal(&k.path("plan.toml.restore-journal.json"));
+    assert_eq!(j["systems"]["ehr-db"]["generation"], clean.as_str());
 }

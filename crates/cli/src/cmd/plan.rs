@@ -168,11 +168,20 @@ struct Clean {
 impl Clean {
     /// The newest clean generation of `source` committed at or before `before`.
     fn pick(&self, source: &str, before: Option<DateTime<Utc>>) -> Option<&SnapshotEntry> {
-        self.by_source
-            .get(source)?
-            .iter()
-            .find(|e| before.is_none_or(|b| e.snapshot.committed_at <= b))
+        let list = self.by_source.get(source)?;
+        newest_at_or_before(list, before, |e| e.snapshot.committed_at)
     }
+}
+
+/// The first of `newest_first` committed at or before `before` (any, without `before`).
+fn newest_at_or_before<T>(
+    newest_first: &[T],
+    before: Option<DateTime<Utc>>,
+    committed_at: impl Fn(&T) -> DateTime<Utc>,
+) -> Option<&T> {
+    newest_first
+        .iter()
+        .find(|e| before.is_none_or(|b| committed_at(e) <= b))
 }
 
 fn clean_generations(repo: &Repository, quiet: bool) -> Result<Clean> {
@@ -296,5 +305,48 @@ fn print_status(plan: &Plan, statuses: &[SystemStatus]) {
         for p in &s.problems {
             println!("           - {p}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn newest_at_or_before_picks_the_newest_generation_not_after_the_cutoff() {
+        let t = |h| Utc.with_ymd_and_hms(2027, 4, 1, h, 0, 0).unwrap();
+        let newest_first = [("c", t(12)), ("b", t(9)), ("a", t(6))];
+        let pick = |before| newest_at_or_before(&newest_first, before, |g| g.1).map(|g| g.0);
+        assert_eq!(pick(None), Some("c"));
+        assert_eq!(pick(Some(t(9))), Some("b"), "at the cutoff counts");
+        assert_eq!(pick(Some(t(8))), Some("a"));
+        assert_eq!(pick(Some(t(5))), None);
+    }
+
+    #[test]
+    fn only_suspicious_generations_are_passed_over() {
+        assert!(is_clean(Verdict::Clean));
+        assert!(
+            is_clean(Verdict::Unknown),
+            "no detection must not block recovery"
+        );
+        assert!(!is_clean(Verdict::Suspicious));
+    }
+
+    #[test]
+    fn order_text_numbers_systems_across_levels() {
+        let levels = vec![
+            vec!["ehr-db".to_string(), "ssmix2".to_string()],
+            vec!["orders".to_string()],
+        ];
+        assert_eq!(order_text(&levels), "1. ehr-db  2. ssmix2 | 3. orders");
+        assert_eq!(order_text(&[]), "");
+    }
+
+    #[test]
+    fn state_files_go_beside_the_plan() {
+        let p = beside(Path::new("/etc/kura/plan.toml"), ".drills.json");
+        assert_eq!(p, Path::new("/etc/kura/plan.toml.drills.json"));
     }
 }

@@ -171,3 +171,34 @@ fn print_drill(g: &Global, report: &DrillReport, html: &Path) -> Result<()> {
     std::io::stdout().flush()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_drill_directory_is_marked_and_cleared_only_when_a_drill_made_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ehr-db");
+        std::fs::create_dir_all(&dir).unwrap();
+        prepare_drill_dir(&dir).unwrap();
+        assert!(dir.join(DRILL_MARKER).exists());
+        std::fs::write(dir.join("stale.dump"), b"last drill").unwrap();
+        prepare_drill_dir(&dir).unwrap();
+        assert!(
+            !dir.join("stale.dump").exists(),
+            "stale files never feed a check"
+        );
+        assert!(dir.join(DRILL_MARKER).exists());
+
+        let foreign = tmp.path().join("production");
+        std::fs::create_dir_all(&foreign).unwrap();
+        std::fs::write(foreign.join("patients.db"), b"keep me").unwrap();
+        let err = prepare_drill_dir(&foreign).unwrap_err().to_string();
+        assert!(err.contains("not created by a drill"), "{err}");
+        assert_eq!(
+            std::fs::read(foreign.join("patients.db")).unwrap(),
+            b"keep me"
+        );
+    }
+}

@@ -16,6 +16,7 @@ use kura_recovery::{
     self as rec, Plan, RestoreError, RestoreEvent, RestoreJournal, RestoreOutcome, RunOptions,
     RunReport, System,
 };
+use kura_repo::snapshots::SnapshotEntry;
 use kura_repo::Repository;
 use serde_json::json;
 
@@ -59,56 +60,63 @@ impl Ctx<'_> {
         let mut runs = Vec::new();
         for source in &system.sources {
             let entry = self.clean.pick(source, before).ok_or_else(|| {
-                let when = before.map_or(String::new(), |b| format!(" at or before {}", b.to_rfc3339()));
+                let when = before.map_or(String::new(), |b| {
+                    format!(" at or before {}", b.to_rfc3339())
+                });
                 format!("source {source:?} has no clean generation{when}: back it up, or choose another --before")
             })?;
-            self.out.line(
-                json!({"message_type": "source", "system": system.name, "source": source,
-                       "generation": entry.id.to_hex(), "committed_at": entry.snapshot.committed_at,
-                       "target": target}),
-                || {
-                    format!(
-                        "{}: restoring source {source} from generation {} (committed {}) into {}",
-                        system.name,
-                        entry.id.short(),
-                        entry
-                            .snapshot
-                            .committed_at
-                            .to_rfc3339_opts(SecondsFormat::Secs, true),
-                        target.display()
-                    )
-                },
-            );
-            let progress = Arc::new(Progress::default());
-            let label = format!("{}/{source}", system.name);
-            self.live.insert(&label, progress.clone());
-            let opts = RestoreOptions {
-                target: target.to_path_buf(),
-                includes: vec![],
-                overwrite: true,
-                threads: self.threads,
-            };
-            let started = Instant::now();
-            let result = restore(self.repo, &entry.snapshot, &opts, &progress);
-            let seconds = started.elapsed().as_secs_f64();
-            self.live.remove(&label);
-            let summary = result
-                .map_err(|e| format!("source {source:?}, generation {}: {e}", entry.id.short()))?;
-            if let Some(p) = summary.problems.first() {
-                return Err(format!(
-                    "source {source:?}, generation {}: {} file(s) could not be restored (first: {}: {}); run `kura check --read-data`",
-                    entry.id.short(), summary.problems.len(), p.path, p.message
-                ).into());
-            }
-            runs.push(SourceRun {
-                source: source.clone(),
-                id: entry.id.to_hex(),
-                committed_at: entry.snapshot.committed_at,
-                bytes: summary.bytes,
-                seconds,
-            });
+            runs.push(self.restore_one(system, entry, target)?);
         }
         Ok(runs)
+    }
+
+    fn restore_one(
+        &self,
+        system: &System,
+        entry: &SnapshotEntry,
+        target: &Path,
+    ) -> Result<SourceRun, RestoreError> {
+        let (source, short) = (&entry.snapshot.source, entry.id.short());
+        let committed = entry.snapshot.committed_at;
+        self.out.line(
+            json!({"message_type": "source", "system": system.name, "source": source,
+                   "generation": entry.id.to_hex(), "committed_at": committed, "target": target}),
+            || {
+                let at = committed.to_rfc3339_opts(SecondsFormat::Secs, true);
+                format!(
+                    "{}: restoring source {source} from generation {short} (committed {at}) into {}",
+                    system.name,
+                    target.display()
+                )
+            },
+        );
+        let progress = Arc::new(Progress::default());
+        let label = format!("{}/{source}", system.name);
+        self.live.insert(&label, progress.clone());
+        let opts = RestoreOptions {
+            target: target.to_path_buf(),
+            includes: vec![],
+            overwrite: true,
+            threads: self.threads,
+        };
+        let started = Instant::now();
+        let result = restore(self.repo, &entry.snapshot, &opts, &progress);
+        let seconds = started.elapsed().as_secs_f64();
+        self.live.remove(&label);
+        let summary = result.map_err(|e| format!("source {source:?}, generation {short}: {e}"))?;
+        if let Some(p) = summary.problems.first() {
+            return Err(format!(
+                "source {source:?}, generation {short}: {} file(s) could not be restored (first: {}: {}); run `kura check --read-data`",
+                summary.problems.len(), p.path, p.message
+            ).into());
+        }
+        Ok(SourceRun {
+            source: source.clone(),
+            id: entry.id.to_hex(),
+            committed_at: committed,
+            bytes: summary.bytes,
+            seconds,
+        })
     }
 }
 

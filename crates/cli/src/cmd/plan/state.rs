@@ -137,3 +137,79 @@ pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn report(minute: u32) -> DrillReport {
+        let at = Utc.with_ymd_and_hms(2027, 4, 1, 9, 0, 0).unwrap()
+            + chrono::Duration::minutes(i64::from(minute));
+        DrillReport {
+            hospital: "Test".into(),
+            owner: None,
+            plan_revision: None,
+            timezone: "+09:00".into(),
+            started_at: at,
+            finished_at: at,
+            systems: vec![],
+            passed: true,
+        }
+    }
+
+    fn run(source: &str, bytes: u64, seconds: f64) -> SourceRun {
+        SourceRun {
+            source: source.into(),
+            id: format!("{source}-gen"),
+            committed_at: Utc.with_ymd_and_hms(2027, 4, 1, 8, 0, 0).unwrap(),
+            bytes,
+            seconds,
+        }
+    }
+
+    #[test]
+    fn the_newest_measurement_per_source_wins_and_history_is_bounded() {
+        let mut state = DrillState::default();
+        state.record(
+            &report(0),
+            &[run("ehr-db", 100, 1.0), run("pacs", 0, 0.5)],
+            Path::new("r0.html"),
+        );
+        state.record(&report(1), &[run("ehr-db", 400, 2.0)], Path::new("r1.html"));
+        assert_eq!(state.sources["ehr-db"].throughput(), Some(200.0));
+        assert_eq!(
+            state.sources["pacs"].throughput(),
+            None,
+            "nothing restored, nothing measured"
+        );
+        for m in 2..(DRILL_HISTORY as u32 + 5) {
+            state.record(&report(m), &[], Path::new("r.html"));
+        }
+        assert_eq!(state.drills.len(), DRILL_HISTORY);
+        assert_eq!(
+            state.drills[0].started_at,
+            report(5).started_at,
+            "oldest dropped first"
+        );
+    }
+
+    #[test]
+    fn state_round_trips_and_a_damaged_file_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("plan.toml.drills.json");
+        assert_eq!(DrillState::load(&path).unwrap(), DrillState::default());
+        let mut state = DrillState::default();
+        state.record(&report(0), &[run("ehr-db", 100, 1.0)], Path::new("r.html"));
+        state.save(&path).unwrap();
+        assert_eq!(DrillState::load(&path).unwrap(), state);
+        let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file is left behind");
+        std::fs::write(&path, b"{\"sources\": {").unwrap();
+        let err = format!("{:#}", DrillState::load(&path).unwrap_err());
+        assert!(
+            err.contains("plan.toml.drills.json") && err.contains("move it away"),
+            "{err}"
+        );
+    }
+}
