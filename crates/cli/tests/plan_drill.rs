@@ -241,6 +241,20 @@ fn status_and_drill_with_real_databases() {
     assert_eq!(lab["throughput_estimated"], false);
     assert_eq!(lab["restore_order"], 3, "lab waits for the EHR database");
     assert_eq!(status_of(&all, "ehr-db")["restore_order"], 1);
+    let out = run(
+        &fx.k,
+        None,
+        &["plan", "status", "--plan", plan.to_str().unwrap()],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("3 of 3 systems meet their RPO and RTO"),
+        "{text}"
+    );
+    assert!(
+        text.contains("last drill ") && text.contains(": PASSED (report: "),
+        "{text}"
+    );
 
     // Stale: the lab backup is older than a 1-second RPO.
     let stale = fx.plan("stale.toml", "1s", "");

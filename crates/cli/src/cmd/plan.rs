@@ -252,6 +252,12 @@ fn status(g: &Global, path: &Path) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&statuses)?);
     } else if !g.quiet {
         print_status(&plan, &statuses);
+        let tz = rec::parse_offset(&plan.plan.timezone).unwrap_or(kura_policy::JST);
+        let last = drills.last_drill_text(tz);
+        println!(
+            "{}",
+            last.unwrap_or_else(|| "no drill yet: run `kura drill`".into())
+        );
     }
     Ok(if rec::all_met(&statuses) {
         exit::SUCCESS

@@ -24,16 +24,7 @@ use crate::{audit, exit, open};
 const DRILL_MARKER: &str = ".kura-drill";
 
 pub(super) fn drill(g: &Global, a: &DrillArgs) -> Result<i32> {
-    let mut plan = Plan::load(&a.plan)?;
-    if let Some(dir) = &a.scratch {
-        plan.plan.scratch_dir = Some(dir.clone());
-        for s in &mut plan.systems {
-            s.drill_to = None;
-        }
-    }
-    if let Some(s) = plan.systems.iter().find(|s| plan.drill_dir(s).is_none()) {
-        bail!("system {:?} has no drill_to and the plan has no scratch_dir: pass --scratch DIR (a directory outside the production paths)", s.name);
-    }
+    let plan = drill_plan(a)?;
     let state_path = beside(&a.plan, ".drills.json");
     // Read before drilling: a damaged state file should stop us before an hour-long drill.
     let mut state = DrillState::load(&state_path)?;
@@ -54,32 +45,27 @@ pub(super) fn drill(g: &Global, a: &DrillArgs) -> Result<i32> {
     let restore_fn = |s: &System, dir: &Path| -> Result<DrillRestore, RestoreError> {
         prepare_drill_dir(dir)?;
         let done = ctx.restore_sources(s, dir, None)?;
+        // The library verifies next; say so, since loading a large dump can take an hour.
+        ctx.out.line(
+            json!({"message_type": "verify", "system": s.name, "checks": s.verify.len()}),
+            || format!("{}: restored; running {} check(s)", s.name, s.verify.len()),
+        );
         runs.lock()
             .unwrap_or_else(|e| e.into_inner())
             .extend(done.iter().cloned());
-        Ok(DrillRestore {
-            generations: done
-                .iter()
-                .map(|r| DrilledGeneration {
-                    source: r.source.clone(),
-                    id: r.id.clone(),
-                    committed_at: r.committed_at,
-                })
-                .collect(),
-            bytes: done.iter().map(|r| r.bytes).sum(),
-        })
+        Ok(drill_restore(&done))
     };
     let levels = rec::restore_order(&plan);
     let report = ctx.live.ticking(ctx.out, || {
         rec::run_drill(&plan, &levels, restore_fn, VerifyEnv::default())
     });
+    let runs = runs.into_inner().unwrap_or_else(|e| e.into_inner());
     let html = a
         .report
         .clone()
         .unwrap_or_else(|| default_report_path(&a.plan, &report));
     write_atomic(&html, rec::render_html(&report).as_bytes())
         .with_context(|| format!("writing the drill report {}", html.display()))?;
-    let runs = runs.into_inner().unwrap_or_else(|e| e.into_inner());
     state.record(&report, &runs, &html);
     state.save(&state_path)?;
     record_drill_audit(&a.plan, &report, &html);
@@ -89,6 +75,35 @@ pub(super) fn drill(g: &Global, a: &DrillArgs) -> Result<i32> {
     } else {
         exit::FAILURE
     })
+}
+
+fn drill_restore(done: &[SourceRun]) -> DrillRestore {
+    DrillRestore {
+        generations: done
+            .iter()
+            .map(|r| DrilledGeneration {
+                source: r.source.clone(),
+                id: r.id.clone(),
+                committed_at: r.committed_at,
+            })
+            .collect(),
+        bytes: done.iter().map(|r| r.bytes).sum(),
+    }
+}
+
+/// The plan with `--scratch` applied; refused if some system would have nowhere to go.
+fn drill_plan(a: &DrillArgs) -> Result<Plan> {
+    let mut plan = Plan::load(&a.plan)?;
+    if let Some(dir) = &a.scratch {
+        plan.plan.scratch_dir = Some(dir.clone());
+        for s in &mut plan.systems {
+            s.drill_to = None;
+        }
+    }
+    if let Some(s) = plan.systems.iter().find(|s| plan.drill_dir(s).is_none()) {
+        bail!("system {:?} has no drill_to and the plan has no scratch_dir: pass --scratch DIR (a directory outside the production paths)", s.name);
+    }
+    Ok(plan)
 }
 
 /// Empties a drill directory left by an earlier drill and marks it as a drill's.

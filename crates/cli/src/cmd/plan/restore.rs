@@ -128,7 +128,7 @@ pub(super) struct Out {
 }
 
 impl Out {
-    fn line(&self, value: serde_json::Value, text: impl FnOnce() -> String) {
+    pub(super) fn line(&self, value: serde_json::Value, text: impl FnOnce() -> String) {
         if self.json {
             println!("{value}");
         } else if !self.quiet {

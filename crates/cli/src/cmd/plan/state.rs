@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use kura_recovery::{DrillReport, DrilledGeneration};
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +75,17 @@ impl DrillState {
         let bytes = serde_json::to_vec_pretty(self)?;
         write_atomic(path, &bytes)
             .with_context(|| format!("writing drill record {}", path.display()))
+    }
+
+    /// "last drill 2027-04-01 09:00 +09:00: PASSED (report: ...)", in the plan's timezone.
+    pub(super) fn last_drill_text(&self, tz: FixedOffset) -> Option<String> {
+        let d = self.drills.last()?;
+        let at = d.started_at.with_timezone(&tz).format("%Y-%m-%d %H:%M %:z");
+        let verdict = if d.passed { "PASSED" } else { "FAILED" };
+        Some(format!(
+            "last drill {at}: {verdict} (report: {})",
+            d.report.display()
+        ))
     }
 
     /// Adds a drill: its summary to the history, its per-source restore times as the newest
@@ -187,6 +198,11 @@ mod tests {
             state.record(&report(m), &[], Path::new("r.html"));
         }
         assert_eq!(state.drills.len(), DRILL_HISTORY);
+        let jst = FixedOffset::east_opt(9 * 3600).unwrap();
+        assert_eq!(
+            state.last_drill_text(jst).unwrap(),
+            "last drill 2027-04-01 19:44 +09:00: PASSED (report: r.html)"
+        );
         assert_eq!(
             state.drills[0].started_at,
             report(5).started_at,
