@@ -89,6 +89,10 @@ fn a_failed_system_is_retried_and_finished_ones_are_not_restored_again() {
     assert_eq!(journal(&journal_path)["systems"]["lab"]["state"], "failed");
 
     std::fs::remove_file(&blocker).unwrap();
+    // A backup made after the first run is not used by the rerun: the whole restore stays at
+    // the point in time it started from.
+    std::fs::write(lab.join("lab.dat"), b"lab dump, newer").unwrap();
+    backup_dir(&k, "lab", &lab);
     let second = run(&k, None, &args);
     assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
     let events = restore_events(&second);

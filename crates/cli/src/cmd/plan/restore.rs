@@ -63,7 +63,7 @@ impl Ctx<'_> {
                 let when = before.map_or(String::new(), |b| {
                     format!(" at or before {}", b.to_rfc3339())
                 });
-                format!("source {source:?} has no clean generation{when}: back it up, or choose another --before")
+                format!("source {source:?} has no clean generation{when}: back it up, choose another --before, or (a resumed restore keeps the time of its first run) move the journal away to start over")
             })?;
             runs.push(self.restore_one(system, entry, target)?);
         }
@@ -238,11 +238,7 @@ pub(super) fn restore_plan(g: &Global, a: &PlanRestoreArgs) -> Result<i32> {
         .clone()
         .unwrap_or_else(|| beside(&a.plan, ".restore-journal.json"));
     let plan_id = std::fs::canonicalize(&a.plan).unwrap_or_else(|_| a.plan.clone());
-    let run_key = format!(
-        "plan={} before={}",
-        plan_id.display(),
-        before.map_or_else(|| "newest".to_string(), |b| b.to_rfc3339())
-    );
+    let (run_key, before) = run_cutoff(&journal_path, &plan_id, before);
     let mut journal = RestoreJournal::open_or_create(&journal_path, &run_key)?;
     let levels = rec::restore_order(&plan);
     if rec::remaining(&levels, &journal).is_empty() {
@@ -287,6 +283,33 @@ pub(super) fn restore_plan(g: &Global, a: &PlanRestoreArgs) -> Result<i32> {
         rec::run_plan(&plan, &levels, &mut journal, restore_fn, &options)
     })?;
     finish_restore(g, a, &journal_path, &report)
+}
+
+/// The journal's run key and the cutoff time of this restore. Without `--before`, a restore is
+/// pinned to the moment its first run started (kept in the journal's run key), so a rerun after
+/// an interruption restores the remaining systems from the same point in time even if backups
+/// ran in between; systems from different points in time would not fit together.
+fn run_cutoff(
+    journal: &Path,
+    plan_id: &Path,
+    before: Option<DateTime<Utc>>,
+) -> (String, Option<DateTime<Utc>>) {
+    let plan = format!("plan={}", plan_id.display());
+    if let Some(b) = before {
+        return (format!("{plan} before={}", b.to_rfc3339()), Some(b));
+    }
+    let prefix = format!("{plan} newest-at=");
+    let pinned = std::fs::read(journal)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|v| v["run"].as_str().map(str::to_string))
+        .and_then(|run| {
+            let at = run.strip_prefix(&prefix)?;
+            DateTime::parse_from_rfc3339(at).ok()
+        })
+        .map(|t| t.with_timezone(&Utc));
+    let at = pinned.unwrap_or_else(Utc::now);
+    (format!("{prefix}{}", at.to_rfc3339()), Some(at))
 }
 
 fn finish_restore(g: &Global, a: &PlanRestoreArgs, journal: &Path, r: &RunReport) -> Result<i32> {
