@@ -20,6 +20,8 @@ install_packages() {
   local need=()
   [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || need+=(postgresql)
   command -v psql >/dev/null || need+=(postgresql-client)
+  command -v curl >/dev/null || need+=(curl)
+  python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
   if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]}"
     as_root apt-get update -qq
@@ -48,10 +50,12 @@ stop_postgres() {
   "${run[@]}" "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$PG_DIR"
 }
-trap stop_postgres EXIT
+trap 'scripts/start-seaweedfs.sh stop >/dev/null 2>&1 || true; stop_postgres' EXIT
 
 install_packages
 start_postgres
+log "SeaweedFS (S3 with Object Lock) for the S3 tests"
+eval "$(scripts/start-seaweedfs.sh)"
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

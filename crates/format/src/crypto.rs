@@ -169,7 +169,7 @@ impl MasterKey {
             }
         }
         let mut nonce = [0u8; NONCE_LEN];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        NONCE_RNG.with(|r| r.borrow_mut().fill_bytes(&mut nonce));
         body[1..1 + NONCE_LEN].copy_from_slice(&nonce);
         let aad = aad(kind, blob);
         let cipher = XChaCha20Poly1305::new(Key::from_slice(&self.enc));
@@ -225,14 +225,11 @@ impl MasterKey {
                 }
                 Ok(body)
             }
-            Some(1) => {
-                zstd::bulk::decompress(&body[1..], max_len.min(MAX_OBJECT_LEN)).map_err(|e| {
-                    FormatError::Decompress {
-                        what,
-                        detail: e.to_string(),
-                    }
-                })
-            }
+            Some(1) => with_decompressor(|d| d.decompress(&body[1..], max_len.min(MAX_OBJECT_LEN)))
+                .map_err(|e| FormatError::Decompress {
+                    what,
+                    detail: e.to_string(),
+                }),
             Some(other) => Err(FormatError::malformed(
                 what,
                 format!("unknown compression byte {other}"),
@@ -240,6 +237,45 @@ impl MasterKey {
             None => Err(FormatError::malformed(what, "empty plaintext")),
         }
     }
+}
+
+// One zstd context per thread and level: creating a context per blob cost a quarter of the CPU of
+// `check` and a fifth of a no-change backup (perf, see BENCHMARKS.md).
+thread_local! {
+    static COMPRESSORS: std::cell::RefCell<Vec<(i32, zstd::bulk::Compressor<'static>)>> = const { std::cell::RefCell::new(Vec::new()) };
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { std::cell::RefCell::new(None) };
+    /// Nonces come from a ChaCha20 generator seeded from the OS once per thread, instead of one
+    /// getrandom system call per object; 192-bit nonces stay collision-free either way.
+    static NONCE_RNG: std::cell::RefCell<rand::rngs::StdRng> = std::cell::RefCell::new(<rand::rngs::StdRng as rand::SeedableRng>::from_entropy());
+}
+
+fn with_compressor<T>(
+    level: i32,
+    f: impl FnOnce(&mut zstd::bulk::Compressor<'static>) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    COMPRESSORS.with(|cell| {
+        let mut list = cell.borrow_mut();
+        let pos = match list.iter().position(|(l, _)| *l == level) {
+            Some(p) => p,
+            None => {
+                list.push((level, zstd::bulk::Compressor::new(level)?));
+                list.len() - 1
+            }
+        };
+        f(&mut list[pos].1)
+    })
+}
+
+fn with_decompressor<T>(
+    f: impl FnOnce(&mut zstd::bulk::Decompressor<'static>) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new()?);
+        }
+        f(slot.as_mut().expect("set above"))
+    })
 }
 
 fn aad(kind: ObjectKind, blob: Option<&BlobId>) -> Vec<u8> {
@@ -262,12 +298,12 @@ fn compress_if_worth_it(plain: &[u8], comp: Compression) -> Option<Vec<u8>> {
     if plain.len() > 4 * SAMPLE {
         let mid = plain.len() / 2;
         let sample = &plain[mid - SAMPLE / 2..mid + SAMPLE / 2];
-        let probe = zstd::bulk::compress(sample, 1).ok()?;
+        let probe = with_compressor(1, |c| c.compress(sample)).ok()?;
         if probe.len() * 100 > sample.len() * 97 {
             return None;
         }
     }
-    let z = zstd::bulk::compress(plain, comp.level).ok()?;
+    let z = with_compressor(comp.level, |c| c.compress(plain)).ok()?;
     // Keep compression only if it saves at least ~3%: decompressing costs time on every restore.
     (z.len() * 100 <= plain.len() * 97).then_some(z)
 }

@@ -25,13 +25,20 @@ use crate::{validate_name, Backend, FileInfo, FileKind, Result, StoreError};
 pub struct LocalBackend {
     root: PathBuf,
     faults: Option<Arc<FaultPlan>>,
+    /// Open pack files for ranged reads: a restore reads many blobs from each pack, and opening the
+    /// pack once per blob was most of its system calls (BENCHMARKS.md). Packs never change, so a
+    /// handle stays valid; removal evicts it.
+    open_packs: std::sync::Mutex<std::collections::HashMap<String, (Arc<File>, u64)>>,
 }
+
+const OPEN_PACKS_MAX: usize = 128;
 
 impl LocalBackend {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         LocalBackend {
             root: root.into(),
             faults: FaultPlan::from_env().map(Arc::new),
+            open_packs: Default::default(),
         }
     }
 
@@ -40,6 +47,7 @@ impl LocalBackend {
         LocalBackend {
             root: root.into(),
             faults: Some(plan),
+            open_packs: Default::default(),
         }
     }
 
@@ -114,6 +122,48 @@ impl LocalBackend {
     }
 }
 
+impl LocalBackend {
+    /// Ranged read of a pack through a cached handle (`pread`, so threads share it).
+    fn read_pack_range(&self, name: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let kind = FileKind::Pack;
+        let cached = self
+            .open_packs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned();
+        let (file, size) = match cached {
+            Some(c) => c,
+            None => {
+                let path = self.path_of(kind, name)?;
+                let f = File::open(&path).map_err(|e| map_err(kind, name, e))?;
+                let size = f.metadata().map_err(|e| map_err(kind, name, e))?.len();
+                let entry = (Arc::new(f), size);
+                let mut cache = self.open_packs.lock().unwrap_or_else(|p| p.into_inner());
+                if cache.len() >= OPEN_PACKS_MAX {
+                    cache.clear();
+                }
+                cache.insert(name.to_string(), entry.clone());
+                entry
+            }
+        };
+        if offset.checked_add(len).is_none_or(|end| end > size) {
+            return Err(StoreError::OutOfRange {
+                kind,
+                name: name.to_string(),
+                offset,
+                len,
+                size,
+            });
+        }
+        let mut buf = vec![0u8; len as usize];
+        file.read_exact_at(&mut buf, offset)
+            .map_err(|e| map_err(kind, name, e))?;
+        Ok(buf)
+    }
+}
+
 fn link_unsupported(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
@@ -168,6 +218,9 @@ impl Backend for LocalBackend {
     }
 
     fn read_range(&self, kind: FileKind, name: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
+        if kind == FileKind::Pack {
+            return self.read_pack_range(name, offset, len);
+        }
         let path = self.path_of(kind, name)?;
         let mut f = File::open(&path).map_err(|e| map_err(kind, name, e))?;
         let size = f.metadata().map_err(|e| map_err(kind, name, e))?.len();
@@ -240,6 +293,12 @@ impl Backend for LocalBackend {
 
     fn remove(&self, kind: FileKind, name: &str) -> Result<()> {
         let path = self.path_of(kind, name)?;
+        if kind == FileKind::Pack {
+            self.open_packs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(name);
+        }
         fs::remove_file(&path).map_err(|e| map_err(kind, name, e))?;
         sync_dir(path.parent().unwrap_or(&self.root)).map_err(|e| map_err(kind, name, e))
     }
