@@ -23,6 +23,66 @@ pub enum VaultCommand {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Pull generations from one repository into another (re-encrypted with the destination's
+    /// key). The source is only read: password from KURA_FROM_PASSWORD_FILE, and for a vault a
+    /// read-only token from KURA_FROM_TOKEN_FILE and the certificate fingerprint from
+    /// KURA_FROM_TLS_FINGERPRINT. The destination is a local repository opened with
+    /// KURA_PASSWORD_FILE. A deletion at the source never reaches the copy.
+    Copy {
+        /// The repository to copy from (a directory or https://HOST:PORT/NAME).
+        #[arg(long)]
+        from: String,
+        /// The local repository to copy into (the second vault's own repository).
+        #[arg(long)]
+        to: std::path::PathBuf,
+        /// Only generations of this source (repeatable).
+        #[arg(long = "source")]
+        sources: Vec<String>,
+        /// Generations to copy (ids, prefixes, latest, latest:SOURCE); default all.
+        snapshots: Vec<String>,
+    },
+    /// Write generations of the repository (--repo / KURA_REPOSITORY) to removable media as a
+    /// new self-contained repository with a manifest; with --config the vault records the medium.
+    Export {
+        /// An empty or new directory on the medium.
+        #[arg(long)]
+        to: std::path::PathBuf,
+        /// Only generations of this source (repeatable).
+        #[arg(long = "source")]
+        sources: Vec<String>,
+        /// Generations to export; default all.
+        snapshots: Vec<String>,
+        /// The vault whose media records note this medium.
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+        /// The medium's label in the vault's records (default: the directory's name).
+        #[arg(long)]
+        medium: Option<String>,
+    },
+    /// The vault's records of exported media.
+    Media {
+        #[command(subcommand)]
+        command: MediaCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MediaCommand {
+    /// List media: label, generations, when exported and when last verified.
+    List {
+        #[command(flatten)]
+        c: ConfigArg,
+    },
+    /// Check a medium's files against its manifest (no password needed) and record the result.
+    Verify {
+        /// Where the medium is mounted (the directory given to `kura export --to`).
+        dir: std::path::PathBuf,
+        #[command(flatten)]
+        c: ConfigArg,
+        /// The medium's label (default: the directory's name).
+        #[arg(long)]
+        medium: Option<String>,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -62,6 +122,59 @@ pub enum AdminCommand {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Four-eyes deletion plans: one named account proposes, a second one approves, the vault
+    /// executes. Acts as the account given with --user (password from KURA_USER_PASSWORD_FILE or
+    /// typed; TOTP code from KURA_TOTP or typed).
+    Plan {
+        #[command(subcommand)]
+        command: PlanCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PlanCommand {
+    /// Propose removing generations (--forget ID...) or garbage-collecting packs (--prune).
+    Propose {
+        #[command(flatten)]
+        c: ConfigArg,
+        #[arg(long)]
+        repo: String,
+        /// The proposing account (retention-admin).
+        #[arg(long)]
+        user: String,
+        /// Generations to remove (ids or unique prefixes).
+        #[arg(long, num_args = 1.., required_unless_present = "prune", conflicts_with = "prune")]
+        forget: Vec<String>,
+        /// Garbage-collect packs no generation references.
+        #[arg(long)]
+        prune: bool,
+        /// With --prune: how long a pack stays marked unused before it is deleted.
+        #[arg(long, default_value = "24h")]
+        grace: String,
+        /// Why: shown to the approver and kept in the audit log.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// List plans (pending first), with their proposer, approver and result.
+    List {
+        #[command(flatten)]
+        c: ConfigArg,
+        /// Only this repository (default: all).
+        #[arg(long)]
+        repo: Option<String>,
+    },
+    /// Approve a pending plan as a second account; the vault then executes it.
+    Approve {
+        /// The plan id (16 hex digits, from `kura admin plan list`).
+        id: String,
+        #[command(flatten)]
+        c: ConfigArg,
+        #[arg(long)]
+        repo: String,
+        /// The approving account (retention-admin, not the proposer).
+        #[arg(long)]
+        user: String,
     },
 }
 

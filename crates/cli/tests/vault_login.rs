@@ -12,19 +12,6 @@ fn login_body(user: &str, password: &str, totp: Option<&str>) -> String {
     serde_json::json!({"user": user, "password": password, "totp": totp}).to_string()
 }
 
-/// A TOTP code for the next 30-second step that has not been used yet.
-fn fresh_code(secret: &str, used: &mut Vec<String>) -> String {
-    let s = kura_auth::TotpSecret::from_base32(secret).unwrap();
-    loop {
-        let code = kura_auth::totp::code_at(&s, Utc::now()).unwrap();
-        if !used.contains(&code) {
-            used.push(code.clone());
-            return code;
-        }
-        std::thread::sleep(std::time::Duration::from_secs(1));
-    }
-}
-
 #[test]
 fn login_failures_look_alike_totp_is_single_use_and_lockout_holds() {
     let mut v = VaultHarness::new("[lockout]\nmax_failures = 3\nsource_max_failures = 100\n");

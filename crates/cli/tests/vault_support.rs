@@ -132,6 +132,14 @@ impl VaultHarness {
         }
     }
 
+    /// Stop `kura serve` (the vault becomes unreachable).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.server.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     pub fn url(&self) -> String {
         format!("https://127.0.0.1:{}/ehr", self.port)
     }
@@ -228,4 +236,35 @@ pub fn assert_same_tree(a: &Path, b: &Path) {
             "{f:?}"
         );
     }
+}
+
+/// A TOTP code for the current 30-second step if not used yet, else for the next one (a code is
+/// accepted once per account).
+pub fn fresh_code(secret: &str, used: &mut Vec<String>) -> String {
+    let s = kura_auth::TotpSecret::from_base32(secret).unwrap();
+    loop {
+        let code = kura_auth::totp::code_at(&s, chrono::Utc::now()).unwrap();
+        if !used.contains(&code) {
+            used.push(code.clone());
+            return code;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+/// The code the enrolment just consumed (`kura admin init` / `user add` confirm with it).
+pub fn enrolment_code(secret: &str) -> Vec<String> {
+    let s = kura_auth::TotpSecret::from_base32(secret).unwrap();
+    vec![kura_auth::totp::code_at(&s, chrono::Utc::now()).unwrap()]
+}
+
+/// Log in over HTTPS; returns the session id.
+pub fn login(v: &VaultHarness, user: &str, password: &str, code: &str) -> String {
+    let body = serde_json::json!({"user": user, "password": password, "totp": code}).to_string();
+    let (status, answer) = v.curl("POST", "/login", None, Some(&body));
+    assert_eq!(status, 200, "login of {user}: {answer}");
+    serde_json::from_str::<serde_json::Value>(&answer).unwrap()["session"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }

@@ -8,6 +8,9 @@
 //! | PUT    | `/repo/{repo}/obj/{kind}/{name}`      | `add-objects`; snapshot `commit-snapshot`; config/key `manage-keys`; meta by record type |
 //! | POST   | `/repo/{repo}/commit/{name}`          | `commit-snapshot` for the snapshot's source |
 //! | DELETE | `/repo/{repo}/obj/{kind}/{name}`      | `prune` (key: `manage-keys`); never with `require_approval`, never the config |
+//! | POST   | `/repo/{repo}/plans`                  | `forget` or `prune` (an account): propose a deletion plan |
+//! | GET    | `/repo/{repo}/plans`                  | `approve-deletion`, `forget`, `prune` or `read-reports` |
+//! | POST   | `/repo/{repo}/plans/{id}/approve`     | `approve-deletion`, by an account other than the proposer |
 //! | GET    | `/audit?format=json\|csv`             | `read-audit` (global)                       |
 //! | GET    | `/whoami`                             | a valid credential                          |
 //! | POST   | `/login`                              | none (password + TOTP; answers a session id)|
@@ -49,6 +52,8 @@ pub fn router(vault: Arc<Vault>) -> Router {
         )
         .route("/repo/{repo}/size/{kind}/{name}", get(size))
         .route("/repo/{repo}/commit/{name}", post(commit))
+        .route("/repo/{repo}/plans", post(propose_plan).get(list_plans))
+        .route("/repo/{repo}/plans/{id}/approve", post(approve_plan))
         .route("/audit", get(audit_export))
         .route("/whoami", get(whoami))
         .route("/login", post(login))
@@ -309,6 +314,55 @@ async fn unknown(
             .with_reason("no such route");
         v.audit(event)?;
         Ok((StatusCode::NOT_FOUND, format!("no route {target}\n")).into_response())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct ProposeBody {
+    #[serde(flatten)]
+    action: crate::plans::PlanAction,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Propose a deletion plan: `{"action":"forget","snapshots":[...]}` or `{"action":"prune"}`.
+async fn propose_plan(
+    State(v): V,
+    Extension(r): Remote,
+    h: HeaderMap,
+    Path(repo): Path<String>,
+    body: Bytes,
+) -> Response {
+    authed(v, h, r, move |v, c| {
+        let b: ProposeBody = serde_json::from_slice(&body)
+            .map_err(|e| v.refuse_bad(&c, "plan.propose", &repo, format!("not a plan: {e}")))?;
+        let plan = v.propose_plan(&c, &repo, b.action, &b.reason)?;
+        Ok((StatusCode::CREATED, axum::Json(plan)).into_response())
+    })
+    .await
+}
+
+async fn list_plans(
+    State(v): V,
+    Extension(r): Remote,
+    h: HeaderMap,
+    Path(repo): Path<String>,
+) -> Response {
+    authed(v, h, r, move |v, c| {
+        Ok(axum::Json(v.list_plans(&c, &repo)?).into_response())
+    })
+    .await
+}
+
+async fn approve_plan(
+    State(v): V,
+    Extension(r): Remote,
+    h: HeaderMap,
+    Path((repo, id)): Path<(String, String)>,
+) -> Response {
+    authed(v, h, r, move |v, c| {
+        Ok(axum::Json(v.approve_plan(&c, &repo, &id)?).into_response())
     })
     .await
 }

@@ -35,6 +35,11 @@ pub fn run(config: VaultConfig) -> Result<()> {
     runtime.block_on(async move {
         let listen = config.listen;
         let vault = Arc::new(Vault::open(config)?);
+        // A plan approved just before a crash is executed now rather than left half done.
+        let resumed = vault.resume_approved_plans()?;
+        if resumed > 0 {
+            eprintln!("executed {resumed} approved deletion plan(s) interrupted by a restart");
+        }
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| ServerError::io("listen on", listen.to_string(), e))?;

@@ -16,6 +16,11 @@
 //! - **Every write, removal, refusal, login and token failure is audited** in the hash-chained
 //!   log of kura-audit; the log's head is anchored with each committed generation.
 //!
+//! - **Four-eyes deletion** ([`plans`]): with `require_approval` every forget or prune is a plan
+//!   one account proposes and a second approves; the vault executes it with its own key.
+//! - **Copies a takeover cannot reach** ([`copy`], [`media`]): generations are pulled into another
+//!   repository, re-encrypted with its key, or exported to media with a manifest.
+//!
 //! Layout of `data_dir`: `tls/` (certificate), `auth.json` (kura-auth), `audit.log`, `repos/NAME/`
 //! (local repositories), `keys/NAME.key` (the vault's key to each, 0600), `anchors/NAME/ID.json`.
 //! Configuration: CONFIG.md. Layers: [`http`] (TLS listener) → [`api`] (routes, thin) →
@@ -27,11 +32,14 @@ pub mod admin;
 pub mod api;
 pub mod commit;
 pub mod config;
+pub mod copy;
 pub mod error;
 mod fsutil;
 pub mod http;
+pub mod media;
 pub mod ops;
 pub mod perm;
+pub mod plans;
 pub mod tls;
 pub mod vault;
 

@@ -179,6 +179,15 @@ impl Vault {
         if let Some(r) = repos.get(name) {
             return Ok(r.clone());
         }
+        let repo = self.fresh_repo(name)?;
+        repos.insert(name.to_string(), repo.clone());
+        Ok(repo)
+    }
+
+    /// The repository `name` opened anew with the vault's key (not the cached handle): for work
+    /// that loads the index or changes packs, such as executing an approved prune.
+    pub fn fresh_repo(&self, name: &str) -> Result<Arc<Repository>> {
+        kura_store::validate_name(name).map_err(|_| ServerError::NoSuchRepo(name.into()))?;
         let key_path = self.config.keys_dir().join(format!("{name}.key"));
         let dir = self.config.repos_dir().join(name);
         if !dir.join("config").exists() || !key_path.exists() {
@@ -186,9 +195,19 @@ impl Vault {
         }
         let secret = std::fs::read(&key_path).map_err(|e| ServerError::io("read", &key_path, e))?;
         let repo = Repository::open(Arc::new(LocalBackend::new(&dir)), secret.trim_ascii())?;
-        let repo = Arc::new(repo);
-        repos.insert(name.to_string(), repo.clone());
-        Ok(repo)
+        Ok(Arc::new(repo))
+    }
+
+    /// Drop the cached handle of `name`, so the next request opens the repository again.
+    pub fn forget_cached_repo(&self, name: &str) {
+        let mut repos = self.repos.lock().unwrap_or_else(|p| p.into_inner());
+        repos.remove(name);
+    }
+
+    /// End a web session (no error if it already ended).
+    pub fn logout(&self, session: &str) -> Result<()> {
+        self.with_auth(|s| s.logout(session))?;
+        Ok(())
     }
 
     /// Names of the repositories this vault serves.

@@ -42,6 +42,7 @@ pub fn run(g: &Global, c: &AdminCommand) -> Result<i32> {
             Ok(crate::exit::SUCCESS)
         }
         AdminCommand::User { command } => user(g, command),
+        AdminCommand::Plan { command } => super::plan::run(g, command),
     }
 }
 

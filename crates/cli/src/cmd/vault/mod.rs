@@ -2,6 +2,8 @@
 //! Thin: parse, call kura-server, print.
 
 mod admin;
+mod copy;
+mod plan;
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +27,9 @@ pub fn run(g: &Global, c: &VaultCommand) -> Result<i32> {
         VaultCommand::Audit {
             command: AuditCommand::Export { file, config, csv },
         } => export(file.as_deref(), config.as_deref(), *csv),
+        VaultCommand::Copy { .. } | VaultCommand::Export { .. } | VaultCommand::Media { .. } => {
+            copy::run(g, c)
+        }
     }
 }
 
