@@ -19,8 +19,11 @@ pub fn backend(g: &Global) -> Result<Arc<dyn Backend>> {
             kura_store::remote::RemoteBackend::from_env(repo, g.tls_fingerprint.as_deref())?;
         return Ok(Arc::new(remote));
     }
-    if repo.contains("://") || repo.starts_with("s3:") {
-        bail!("{repo}: this build of kura supports local directories and https:// vaults (S3 is not built yet)");
+    if repo.starts_with("s3:") {
+        return Ok(Arc::new(kura_store::s3::S3Backend::from_url(repo)?));
+    }
+    if repo.contains("://") {
+        bail!("{repo}: use a local directory, https://HOST:PORT/NAME (a vault) or s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX]");
     }
     Ok(Arc::new(LocalBackend::new(repo)))
 }
