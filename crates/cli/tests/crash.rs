@@ -105,7 +105,7 @@ fn kill_minus_nine_at_random_moments_loses_no_acknowledged_generation() {
         let out = child.wait_with_output().unwrap();
         if !killed {
             assert!(
-                out.status.success(),
+                out.status.success() || out.status.code() == Some(4),
                 "iteration {i}: {}",
                 String::from_utf8_lossy(&out.stderr)
             );

@@ -622,7 +622,10 @@ pub fn backup(
         warnings: Mutex::new(Vec::new()),
         excludes: Excludes::new(&opts.excludes)?,
         repo_root: fs::canonicalize(&repo_root).ok(),
-        observer: (opts.detect && matches!(input, BackupInput::Paths(_))).then(Observer::default),
+        // The first generation of a source has nothing to be compared with: every file is new,
+        // and flagging it would only teach operators to ignore the verdict.
+        observer: (opts.detect && parent.is_some() && matches!(input, BackupInput::Paths(_)))
+            .then(Observer::default),
     };
     let (tree, counters) = match input {
         BackupInput::Paths(_) => {
