@@ -622,10 +622,7 @@ pub fn backup(
         warnings: Mutex::new(Vec::new()),
         excludes: Excludes::new(&opts.excludes)?,
         repo_root: fs::canonicalize(&repo_root).ok(),
-        // The first generation of a source has nothing to be compared with: every file is new,
-        // and flagging it would only teach operators to ignore the verdict.
-        observer: (opts.detect && parent.is_some() && matches!(input, BackupInput::Paths(_)))
-            .then(Observer::default),
+        observer: (opts.detect && matches!(input, BackupInput::Paths(_))).then(Observer::default),
     };
     let (tree, counters) = match input {
         BackupInput::Paths(_) => {
@@ -637,6 +634,10 @@ pub fn backup(
     let write = run.writer.finish()?;
     let warnings = run.warnings.into_inner().unwrap_or_else(|p| p.into_inner());
     let verdict = match run.observer {
+        // The first generation of a source has nothing to be compared with: every file is new,
+        // and flagging it would only teach operators to ignore the verdict. Its files still get
+        // their content summaries, which later generations and the clean assembly need.
+        Some(_) if parent.is_none() => None,
         Some(observer) => {
             let history = source_history(repo, &opts.source)?;
             Some(observer.judge(
