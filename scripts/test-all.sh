@@ -22,6 +22,9 @@ install_packages() {
   command -v psql >/dev/null || need+=(postgresql-client)
   command -v curl >/dev/null || need+=(curl)
   python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+  # Headless Chromium for the web-page tests (console, emergency viewer).
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
   if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]}"
     as_root apt-get update -qq
@@ -62,6 +65,8 @@ start_postgres
 log "starting SeaweedFS"
 eval "$(scripts/start-seaweedfs.sh)"
 export KURA_REQUIRE_S3=1
+# The browser tests fail, not skip, when Chromium is missing.
+export KURA_REQUIRE_BROWSER=1
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -6,6 +6,7 @@
 //! Run one module with `cargo nextest run -p kura --test e2e crash::` (or `cargo test ... crash::`).
 
 // Shared helpers.
+mod browser;
 mod clinical_support;
 mod common;
 mod plan_common;
