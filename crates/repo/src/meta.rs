@@ -9,7 +9,9 @@
 //! - `policy`: the stored retention policy; the newest record wins;
 //! - `gc`: the state of two-phase garbage collection (which packs are marked unused since when,
 //!   which were deleted); the newest record wins, older ones are removed by the prune that replaced them;
-//! - `prune-lock`: held while a prune runs (create-only, so two prunes cannot run at once).
+//! - `prune-lock`: held while a prune runs (create-only, so two prunes cannot run at once);
+//! - `clinical`: the clinical index built with a generation;
+//! - `drill`: the result of a restore drill that restored a generation.
 
 use std::collections::HashMap;
 
@@ -73,6 +75,26 @@ pub enum MetaRecord {
         blobs: Vec<BlobId>,
         created_at: DateTime<Utc>,
     },
+    /// A restore drill restored this generation and ran the plan's checks on it (issue 8): the
+    /// result is kept with the generation, so copies and exported media carry the proof that it
+    /// restores, and `kura snapshots` can show it.
+    Drill {
+        snapshot: FileId,
+        /// The system of the recovery plan the generation was restored for.
+        system: String,
+        /// The plan's hospital name (plans have no other stable identity).
+        plan: String,
+        /// Restored and every check passed.
+        passed: bool,
+        /// Achieved restore time of the whole system, in seconds.
+        restore_seconds: f64,
+        /// Whether that time was within the system's RTO.
+        rto_met: bool,
+        /// One line per failed check (empty when passed).
+        failures: Vec<String>,
+        created_at: DateTime<Utc>,
+        actor: String,
+    },
 }
 
 impl MetaRecord {
@@ -84,7 +106,13 @@ impl MetaRecord {
             MetaRecord::Gc { .. } => "gc",
             MetaRecord::PruneLock { .. } => "prune-lock",
             MetaRecord::ClinicalIndex { .. } => "clinical",
+            MetaRecord::Drill { .. } => "drill",
         }
+    }
+
+    /// When the record was written.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        created_at(self)
     }
 }
 
@@ -230,7 +258,9 @@ fn fold(mut records: Vec<(String, MetaRecord)>) -> RetentionState {
             }
             MetaRecord::Policy { policy, .. } => st.policy = Some(policy.clone()),
             MetaRecord::Gc { .. } => st.gc = Some((name, r)),
-            MetaRecord::PruneLock { .. } | MetaRecord::ClinicalIndex { .. } => {}
+            MetaRecord::PruneLock { .. }
+            | MetaRecord::ClinicalIndex { .. }
+            | MetaRecord::Drill { .. } => {}
         }
     }
     st.holds = holds;
@@ -244,7 +274,8 @@ fn created_at(r: &MetaRecord) -> DateTime<Utc> {
         | MetaRecord::Policy { created_at, .. }
         | MetaRecord::Gc { created_at, .. }
         | MetaRecord::PruneLock { created_at, .. }
-        | MetaRecord::ClinicalIndex { created_at, .. } => *created_at,
+        | MetaRecord::ClinicalIndex { created_at, .. }
+        | MetaRecord::Drill { created_at, .. } => *created_at,
     }
 }
 

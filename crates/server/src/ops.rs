@@ -143,38 +143,39 @@ impl Vault {
         }
         let r = self.repo(repo)?;
         if kind == FileKind::Meta {
-            let record_type = self.meta_record_type(c, &r, &t, data)?;
-            self.guard(
-                c,
-                perm::need_for_meta(&record_type),
-                repo,
-                None,
-                "meta.create",
-                &t,
-            )?;
+            let record = self.meta_record(c, &r, &t, data)?;
+            let record_type = record["type"].as_str().unwrap_or_default();
+            if record_type == "clinical-index" {
+                self.guard_clinical_record(c, &r, repo, &record, &t)?;
+            } else {
+                self.guard(
+                    c,
+                    perm::need_for_meta(record_type),
+                    repo,
+                    None,
+                    "meta.create",
+                    &t,
+                )?;
+            }
         }
         self.store_new(c, r.backend().as_ref(), kind, name, data, &t)
     }
 
-    /// The `type` inside a sealed metadata record (the vault holds the key).
-    fn meta_record_type(
+    /// A sealed metadata record opened (the vault holds the key); it must have a `type`.
+    fn meta_record(
         &self,
         c: &Caller,
         r: &kura_repo::Repository,
         t: &str,
         data: &[u8],
-    ) -> Result<String> {
+    ) -> Result<serde_json::Value> {
         let parsed = r
             .key()
             .open(kura_format::crypto::ObjectKind::Meta, None, data, 64 << 20)
             .ok()
             .and_then(|plain| serde_json::from_slice::<serde_json::Value>(&plain).ok());
-        match parsed
-            .as_ref()
-            .and_then(|v| v.get("type"))
-            .and_then(|v| v.as_str())
-        {
-            Some(ty) => Ok(ty.to_string()),
+        match parsed.filter(|v| v.get("type").and_then(|t| t.as_str()).is_some()) {
+            Some(v) => Ok(v),
             None => Err(self.refuse_bad(
                 c,
                 "meta.create",
@@ -182,6 +183,41 @@ impl Vault {
                 "not a metadata record sealed with this repository's key".into(),
             )),
         }
+    }
+
+    /// A clinical index record is what the emergency viewer shows clinicians, so who may add one
+    /// is narrow: the backup that made the generation (`commit-snapshot` for the generation's
+    /// source), and only while the generation has no index yet. Replacing an existing index (a
+    /// re-index) needs `manage-repos`; otherwise a stolen backup token could add a newer record
+    /// with forged allergies to a clean generation.
+    fn guard_clinical_record(
+        &self,
+        c: &Caller,
+        r: &kura_repo::Repository,
+        repo: &str,
+        record: &serde_json::Value,
+        t: &str,
+    ) -> Result<()> {
+        let snapshot = record["snapshot"].as_str().unwrap_or_default();
+        let entry = match r.load_snapshot(snapshot) {
+            Ok(e) => e,
+            Err(_) => {
+                let why = format!("the clinical index names generation {snapshot:?}, which this repository does not hold: commit the generation first");
+                return Err(self.refuse_bad(c, "meta.create", t, why));
+            }
+        };
+        let source = entry.snapshot.source.clone();
+        let commit = Need::One(kura_auth::Permission::CommitSnapshot);
+        self.guard(c, commit, repo, Some(&source), "meta.create", t)?;
+        let (records, _) = r.list_meta()?;
+        let indexed = records.iter().any(|(_, rec)| {
+            matches!(rec, kura_repo::meta::MetaRecord::ClinicalIndex { snapshot: s, .. } if *s == entry.id)
+        });
+        if indexed {
+            let replace = Need::One(kura_auth::Permission::ManageRepos);
+            self.guard(c, replace, repo, None, "meta.create", t)?;
+        }
+        Ok(())
     }
 
     /// `create` on the backend with the outcome audited; "exists" is a refused overwrite.

@@ -45,6 +45,8 @@ pub fn need_for_create(kind: FileKind) -> Need {
         FileKind::Config | FileKind::Key => Need::One(Permission::ManageKeys),
         // Checked again with the record type once the record is opened.
         FileKind::Meta => Need::Any(&[
+            Permission::CommitSnapshot,
+            Permission::Drill,
             Permission::LockExtend,
             Permission::HoldChange,
             Permission::Forget,
@@ -60,6 +62,9 @@ pub fn need_for_meta(record_type: &str) -> Need {
         "hold" => Need::One(Permission::HoldChange),
         "policy" => Need::One(Permission::Forget),
         "gc" | "prune-lock" => Need::One(Permission::Prune),
+        // Checked further (source scope, no replacement) by `Vault::guard_clinical_record`.
+        "clinical-index" => Need::One(Permission::CommitSnapshot),
+        "drill" => Need::One(Permission::Drill),
         _ => Need::One(Permission::ManageRepos),
     }
 }
@@ -144,13 +149,18 @@ mod tests {
         assert!(check(&p, need_for_create(FileKind::Snapshot), "ehr", Some("db01")).is_ok());
         let other = check(&p, need_for_create(FileKind::Snapshot), "ehr", Some("pacs"));
         assert!(other.unwrap_err().contains("for source 'pacs'"));
-        for kind in [FileKind::Config, FileKind::Key, FileKind::Meta] {
+        for kind in [FileKind::Config, FileKind::Key] {
             let e = check(&p, need_for_create(kind), "ehr", None).unwrap_err();
             assert!(e.contains("missing permission"), "{e}");
         }
-        for t in ["lock", "hold", "policy", "gc", "prune-lock", "other"] {
+        // A metadata record is judged by its type once opened: only its own clinical index.
+        assert!(check(&p, need_for_create(FileKind::Meta), "ehr", None).is_ok());
+        for t in ["lock", "hold", "policy", "gc", "prune-lock", "drill", "other"] {
             assert!(check(&p, need_for_meta(t), "ehr", None).is_err(), "{t}");
         }
+        let index = need_for_meta("clinical-index");
+        assert!(check(&p, index, "ehr", Some("db01")).is_ok());
+        assert!(check(&p, index, "ehr", Some("pacs")).is_err());
         for kind in FileKind::ALL {
             for approval in [true, false] {
                 assert!(check(&p, need_for_remove(kind, approval), "ehr", None).is_err());

@@ -1,10 +1,14 @@
 //! Read-only commands: `snapshots`, `ls`, `diff`, `dump`.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use anyhow::{bail, Result};
 use kura_engine::walk::{dump_file, find_node, walk_tree};
 use kura_format::tree::NodeType;
+use kura_format::FileId;
+use kura_repo::meta::MetaRecord;
+use kura_repo::Repository;
 
 use crate::args::{DiffArgs, DumpArgs, Global, LsArgs, SnapshotsArgs};
 use crate::open;
@@ -25,11 +29,13 @@ pub fn snapshots(g: &Global, a: &SnapshotsArgs) -> Result<i32> {
                 .is_none_or(|src| &s.snapshot.source == src)
         })
         .collect();
+    let drills = drills_by_generation(&repo);
     if g.json {
         let arr: Vec<serde_json::Value> = shown
             .iter()
             .map(|s| {
                 let v = &s.snapshot;
+                let drilled = drills.get(&s.id).map(Vec::as_slice).unwrap_or_default();
                 serde_json::json!({
                     "id": s.id.to_hex(), "short_id": s.id.short(),
                     "time": v.time.to_rfc3339(), "committed_at": v.committed_at.to_rfc3339(),
@@ -38,6 +44,7 @@ pub fn snapshots(g: &Global, a: &SnapshotsArgs) -> Result<i32> {
                     "lock_days": v.lock_days, "stats": v.stats,
                     "verdict": v.verdict.as_ref().map(|x| x.verdict.clone()),
                     "score": v.verdict.as_ref().map(|x| x.score),
+                    "drills": drilled.iter().map(drill_json).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -45,14 +52,14 @@ pub fn snapshots(g: &Global, a: &SnapshotsArgs) -> Result<i32> {
         return Ok(crate::exit::SUCCESS);
     }
     println!(
-        "{:<10} {:<20} {:<12} {:<12} {:>10} {:<11} {:<16} paths",
-        "id", "time (UTC)", "source", "host", "size", "verdict", "tags"
+        "{:<10} {:<20} {:<12} {:<12} {:>10} {:<11} {:<7} {:<16} paths",
+        "id", "time (UTC)", "source", "host", "size", "verdict", "drill", "tags"
     );
-    println!("{}", "-".repeat(100));
+    println!("{}", "-".repeat(108));
     for s in &shown {
         let v = &s.snapshot;
         println!(
-            "{:<10} {:<20} {:<12} {:<12} {:>10} {:<11} {:<16} {}",
+            "{:<10} {:<20} {:<12} {:<12} {:>10} {:<11} {:<7} {:<16} {}",
             s.id.short(),
             v.committed_at.format("%Y-%m-%d %H:%M:%S"),
             v.source,
@@ -63,12 +70,61 @@ pub fn snapshots(g: &Global, a: &SnapshotsArgs) -> Result<i32> {
             } else {
                 "clean"
             }),
+            last_drill(drills.get(&s.id)),
             v.tags.join(","),
             v.paths.join(" ")
         );
     }
     println!("{} generation(s)", shown.len());
     Ok(crate::exit::SUCCESS)
+}
+
+/// Drill records per generation, oldest first. Unreadable records are left to `kura check`:
+/// listing generations must work on a damaged repository.
+fn drills_by_generation(repo: &Repository) -> HashMap<FileId, Vec<MetaRecord>> {
+    let mut out: HashMap<FileId, Vec<MetaRecord>> = HashMap::new();
+    let Ok((records, _)) = repo.list_meta() else {
+        return out;
+    };
+    for (_, r) in records {
+        if let MetaRecord::Drill { snapshot, .. } = &r {
+            out.entry(*snapshot).or_default().push(r);
+        }
+    }
+    for list in out.values_mut() {
+        list.sort_by_key(|r| r.created_at());
+    }
+    out
+}
+
+fn drill_json(r: &MetaRecord) -> serde_json::Value {
+    match r {
+        MetaRecord::Drill {
+            system,
+            plan,
+            passed,
+            restore_seconds,
+            rto_met,
+            failures,
+            created_at,
+            actor,
+            ..
+        } => serde_json::json!({
+            "at": created_at.to_rfc3339(), "plan": plan, "system": system, "passed": passed,
+            "restore_seconds": restore_seconds, "rto_met": rto_met, "failures": failures,
+            "actor": actor,
+        }),
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// The newest drill's result for the table: `passed`, `FAILED` or `-`.
+fn last_drill(records: Option<&Vec<MetaRecord>>) -> &'static str {
+    match records.and_then(|r| r.last()) {
+        Some(MetaRecord::Drill { passed: true, .. }) => "passed",
+        Some(MetaRecord::Drill { .. }) => "FAILED",
+        _ => "-",
+    }
 }
 
 pub fn ls(g: &Global, a: &LsArgs) -> Result<i32> {

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The W3C key for a web element reference in WebDriver answers.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecc";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// One headless Chromium session; closed and its driver killed on drop.
 pub struct Browser {
@@ -273,8 +273,9 @@ fn free_port() -> u16 {
     listener.local_addr().expect("local addr").port()
 }
 
-/// A minimal HTTP/1.1 exchange with ChromeDriver: one request per connection
-/// (`Connection: close`), so the answer is everything up to EOF.
+/// A minimal HTTP/1.1 exchange with ChromeDriver, one request per connection. ChromeDriver keeps
+/// connections open whatever `Connection: close` says, so the answer is read by its
+/// `Content-Length` (or its chunks), never to EOF.
 fn http(port: u16, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to chromedriver");
     stream.set_read_timeout(Some(Duration::from_secs(120))).ok();
@@ -287,24 +288,47 @@ fn http(port: u16, method: &str, path: &str, body: Option<Value>) -> (u16, Value
         .write_all(request.as_bytes())
         .expect("send to chromedriver");
     let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .expect("read chromedriver's answer");
-    let text = String::from_utf8_lossy(&raw);
-    let (head, payload) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(599);
-    let payload = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(payload)
-    } else {
-        payload.to_string()
+    let mut buf = [0u8; 64 * 1024];
+    let (head_len, status, length, chunked) = loop {
+        let n = stream.read(&mut buf).expect("read chromedriver's answer");
+        assert!(
+            n > 0,
+            "chromedriver closed the connection before answering {method} {path}"
+        );
+        raw.extend_from_slice(&buf[..n]);
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let status = head
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(599);
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            break (
+                end + 4,
+                status,
+                length,
+                head.contains("transfer-encoding: chunked"),
+            );
+        }
     };
+    let complete = |raw: &[u8]| match length {
+        Some(n) => raw.len() >= head_len + n,
+        None if chunked => raw.ends_with(b"0\r\n\r\n"),
+        None => false,
+    };
+    while !complete(&raw) {
+        let n = stream.read(&mut buf).expect("read chromedriver's answer");
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+    let payload = String::from_utf8_lossy(&raw[head_len..]).into_owned();
+    let payload = if chunked { dechunk(&payload) } else { payload };
     (
         status,
         serde_json::from_str(&payload).unwrap_or(Value::Null),

@@ -233,6 +233,13 @@ fn status_and_drill_with_real_databases() {
     assert_eq!(drills["drills"][0]["passed"], true);
     let audit = std::fs::read_to_string(audit_log(&fx.k)).unwrap();
     assert!(audit.contains("\"drill\""), "{audit}");
+    // ... and on the generation itself, where copies and exported media carry it.
+    let ehr = generation(&fx.k, &ehr_id);
+    assert_eq!(ehr["drills"][0]["system"], "ehr-db", "{ehr:#}");
+    assert_eq!(ehr["drills"][0]["passed"], true, "{ehr:#}");
+    assert!(ehr["drills"][0]["restore_seconds"].as_f64().unwrap() > 0.0);
+    let table = fx.k.ok(&["snapshots", "--source", "ehr-db"]);
+    assert!(table.contains(" passed "), "{table}");
 
     // With measured throughput every RTO is met; backups are fresh: exit 0.
     let (code, all) = fx.status(&plan);
@@ -316,5 +323,34 @@ fn a_truncated_dump_fails_the_drill_naming_system_and_check() {
         audit.contains("\"drill\"") && audit.contains("load-dump"),
         "{audit}"
     );
+    // The failure is recorded on the damaged generation, naming the check; the lab's passed.
+    let snaps = fx.k.snapshots();
+    let of = |source: &str| {
+        snaps
+            .iter()
+            .find(|s| s["source"] == source)
+            .expect("a generation of the source")
+            .clone()
+    };
+    let ehr = of("ehr-db");
+    assert_eq!(ehr["drills"][0]["passed"], false, "{ehr:#}");
+    assert!(
+        ehr["drills"][0]["failures"][0]
+            .as_str()
+            .unwrap()
+            .contains("load-dump"),
+        "{ehr:#}"
+    );
+    assert_eq!(of("lab-db")["drills"][0]["passed"], true);
+    let table = fx.k.ok(&["snapshots", "--source", "ehr-db"]);
+    assert!(table.contains(" FAILED "), "{table}");
     fx.drop_dbs();
+}
+
+/// The `kura snapshots --json` entry of generation `id`.
+fn generation(k: &Kura, id: &str) -> serde_json::Value {
+    k.snapshots()
+        .into_iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("generation {id} is not listed"))
 }

@@ -12,7 +12,8 @@ use kura_engine::backup::{backup, BackupInput, BackupOptions};
 use kura_engine::restore::{restore, RestoreOptions};
 use kura_engine::Progress;
 use kura_format::FileId;
-use kura_repo::Repository;
+use kura_repo::meta::{HoldAction, MetaRecord};
+use kura_repo::{RepoError, Repository};
 use kura_store::{Backend, FileKind, StoreError};
 use support::*;
 
@@ -43,6 +44,14 @@ fn find_dir_with(root: &Path, name: &str) -> Option<PathBuf> {
             None
         }
     })
+}
+
+/// The store's refusal inside a repository error (what `assert_denied` looks at).
+fn store_error(e: RepoError) -> StoreError {
+    match e {
+        RepoError::Store(s) => s,
+        other => panic!("expected the store to refuse, got {other:?}"),
+    }
 }
 
 fn assert_denied(r: Result<impl std::fmt::Debug, StoreError>, needle: &str, what: &str) {
@@ -148,8 +157,51 @@ fn backup_token_cannot_destroy_or_rewrite_and_every_attempt_is_audited() {
     );
     assert_denied(
         attacker.create(FileKind::Meta, "hold-x", b"x"),
-        "missing permission",
+        "not a metadata record",
         "meta",
+    );
+    // The token holds the repository key (it encrypts its backups), so it can seal real records:
+    // the vault opens each one and decides by its type.
+    let now = Utc::now();
+    let gen1_id = FileId::from_hex(&gen1).unwrap();
+    let hold = MetaRecord::Hold {
+        snapshot: gen1_id,
+        action: HoldAction::Release,
+        reason: "attacker".into(),
+        created_at: now,
+        actor: "attacker".into(),
+    };
+    assert_denied(
+        repo.save_meta(&hold).map_err(store_error),
+        "hold-change",
+        "hold record",
+    );
+    let lock = MetaRecord::Lock {
+        snapshot: gen1_id,
+        until: now,
+        created_at: now,
+        actor: "x".into(),
+    };
+    assert_denied(
+        repo.save_meta(&lock).map_err(store_error),
+        "lock-extend",
+        "lock record",
+    );
+    // A clinical index (what the emergency viewer shows) only for its own source's generation, and
+    // never a replacement of one already there: forged allergies must not reach clinicians.
+    let index = |snapshot: FileId, seed: &[u8]| MetaRecord::ClinicalIndex {
+        snapshot,
+        manifest: kura_format::BlobId(FileId::of(seed).0),
+        blobs: vec![],
+        created_at: now,
+    };
+    repo.save_meta(&index(gen1_id, b"first"))
+        .expect("the backup's own index is accepted");
+    assert_denied(
+        repo.save_meta(&index(gen1_id, b"forged"))
+            .map_err(store_error),
+        "manage-repos",
+        "replace a clinical index",
     );
 
     // Forge generation times, and a generation of a source the token is not for.

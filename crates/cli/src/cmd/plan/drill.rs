@@ -6,10 +6,13 @@ use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 use kura_audit::Outcome;
+use kura_format::FileId;
 use kura_recovery::{
     self as rec, DrillReport, DrillRestore, DrilledGeneration, Plan, RestoreError, System,
     VerifyEnv,
 };
+use kura_repo::meta::MetaRecord;
+use kura_repo::Repository;
 use serde_json::json;
 
 use super::restore::{Ctx, Live, Out, SourceRun};
@@ -69,6 +72,7 @@ pub(super) fn drill(g: &Global, a: &DrillArgs) -> Result<i32> {
     state.record(&report, &runs, &html);
     state.save(&state_path)?;
     record_drill_audit(&a.plan, &report, &html);
+    record_on_generations(&repo, &report, g.quiet);
     print_drill(g, &report, &html)?;
     Ok(if report.passed {
         exit::SUCCESS
@@ -155,6 +159,43 @@ fn record_drill_audit(plan: &Path, report: &DrillReport, html: &Path) {
     let details = json!({"passed": report.passed, "report": html, "systems": systems,
                          "failures": report.failures()});
     audit::record("drill", &plan.display().to_string(), outcome, details);
+}
+
+/// Keep each system's result with every generation it restored (a `drill` metadata record), so
+/// the proof that a generation restores travels with it into copies and exported media. Best
+/// effort: the report and the audit entry are already written, and a repository that refuses the
+/// record (read-only medium, a token without the drill permission) must not fail the drill.
+fn record_on_generations(repo: &Repository, report: &DrillReport, quiet: bool) {
+    let actor = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    for s in &report.systems {
+        let mut failures: Vec<String> = s.restore_error.iter().cloned().collect();
+        failures.extend(s.verification.iter().flat_map(|v| v.failures()));
+        for generation in &s.generations {
+            let Ok(snapshot) = FileId::from_hex(&generation.id) else {
+                continue;
+            };
+            let record = MetaRecord::Drill {
+                snapshot,
+                system: s.name.clone(),
+                plan: report.hospital.clone(),
+                passed: s.passed,
+                restore_seconds: s.restore_seconds,
+                rto_met: s.rto_met,
+                failures: failures.clone(),
+                created_at: report.finished_at,
+                actor: actor.clone(),
+            };
+            if let Err(e) = repo.save_meta(&record) {
+                if !quiet {
+                    eprintln!(
+                        "warning: the drill result of {} could not be recorded on generation {}: {e}",
+                        s.name,
+                        &generation.id[..generation.id.len().min(12)]
+                    );
+                }
+            }
+        }
+    }
 }
 
 fn print_drill(g: &Global, report: &DrillReport, html: &Path) -> Result<()> {
