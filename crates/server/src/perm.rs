@@ -155,7 +155,15 @@ mod tests {
         }
         // A metadata record is judged by its type once opened: only its own clinical index.
         assert!(check(&p, need_for_create(FileKind::Meta), "ehr", None).is_ok());
-        for t in ["lock", "hold", "policy", "gc", "prune-lock", "drill", "other"] {
+        for t in [
+            "lock",
+            "hold",
+            "policy",
+            "gc",
+            "prune-lock",
+            "drill",
+            "other",
+        ] {
             assert!(check(&p, need_for_meta(t), "ehr", None).is_err(), "{t}");
         }
         let index = need_for_meta("clinical-index");

@@ -54,6 +54,7 @@ mod dump;
 mod edge;
 mod hl7;
 mod mutate;
+pub mod pg;
 mod size;
 mod util;
 mod vocab;

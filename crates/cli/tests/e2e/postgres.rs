@@ -6,60 +6,12 @@ use crate::common;
 
 use std::process::Command;
 
+use kura_testkit::pg::TestPg;
+
 use common::Kura;
 
-struct Pg {
-    host: String,
-    port: String,
-    user: String,
-}
-
-fn pg() -> Option<Pg> {
-    match (
-        std::env::var("KURA_TEST_PGHOST"),
-        std::env::var("KURA_TEST_PGPORT"),
-        std::env::var("KURA_TEST_PGUSER"),
-    ) {
-        (Ok(host), Ok(port), Ok(user)) => Some(Pg { host, port, user }),
-        _ => {
-            // CI and scripts/test-all.sh always start PostgreSQL: a missing server there is a failure.
-            assert!(std::env::var("CI").is_err(), "KURA_TEST_PGHOST/PGPORT/PGUSER must be set in CI (scripts/test-all.sh starts PostgreSQL)");
-            eprintln!("skipping: no PostgreSQL (run the suite with scripts/test-all.sh)");
-            None
-        }
-    }
-}
-
-impl Pg {
-    fn cmd(&self, program: &str) -> Command {
-        let mut c = Command::new(program);
-        c.args(["-h", &self.host, "-p", &self.port, "-U", &self.user]);
-        c
-    }
-    fn sql(&self, db: &str, sql: &str) -> String {
-        let out = self
-            .cmd("psql")
-            .args([
-                "-X",
-                "-q",
-                "-t",
-                "-A",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                db,
-                "-c",
-                sql,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "psql {sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
+fn pg() -> Option<TestPg> {
+    TestPg::from_env("pg_dump_round_trip")
 }
 
 #[test]
@@ -67,22 +19,17 @@ fn pg_dump_round_trip() {
     let Some(pg) = pg() else { return };
     let suffix = std::process::id();
     let (src, dst) = (format!("kura_src_{suffix}"), format!("kura_dst_{suffix}"));
-    pg.sql("postgres", &format!("DROP DATABASE IF EXISTS {src}"));
-    pg.sql("postgres", &format!("DROP DATABASE IF EXISTS {dst}"));
-    pg.sql(
-        "postgres",
-        &format!("CREATE DATABASE {src} ENCODING 'UTF8' TEMPLATE template0"),
-    );
-    pg.sql(
+    pg.drop_db(&dst);
+    pg.create_db(
         &src,
         "CREATE TABLE patient (id int primary key, name text, kana text, birth date)",
     );
-    pg.sql(&src, "INSERT INTO patient SELECT g, '山田 太郎' || g, 'ヤマダ タロウ', date '1950-01-01' + g FROM generate_series(1, 20000) g");
-    pg.sql(
+    pg.psql(&src, "INSERT INTO patient SELECT g, '山田 太郎' || g, 'ヤマダ タロウ', date '1950-01-01' + g FROM generate_series(1, 20000) g");
+    pg.psql(
         &src,
         "CREATE TABLE lab (patient int references patient, code text, value numeric)",
     );
-    pg.sql(&src, "INSERT INTO lab SELECT 1 + g % 20000, '3D010000002227101', g / 7.0 FROM generate_series(1, 50000) g");
+    pg.psql(&src, "INSERT INTO lab SELECT 1 + g % 20000, '3D010000002227101', g / 7.0 FROM generate_series(1, 50000) g");
 
     let k = Kura::init();
     let out = k
@@ -97,9 +44,7 @@ fn pg_dump_round_trip() {
             "--stdin-from-command",
             "--",
         ])
-        .args([
-            "pg_dump", "-Fc", "-h", &pg.host, "-p", &pg.port, "-U", &pg.user, &src,
-        ])
+        .args(pg.dump_argv(&src))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", common::stderr(&out));
@@ -110,12 +55,10 @@ fn pg_dump_round_trip() {
     k.ok(&["restore", &id, "--target", target.to_str().unwrap()]);
     let dump = target.join("ehr.dump");
     assert!(dump.metadata().unwrap().len() > 1000);
-    pg.sql(
-        "postgres",
-        &format!("CREATE DATABASE {dst} ENCODING 'UTF8' TEMPLATE template0"),
-    );
-    let out = pg
-        .cmd("pg_restore")
+    pg.create_db(&dst, "");
+    let mut restore = Command::new("pg_restore");
+    pg.apply(&mut restore);
+    let out = restore
         .args(["--no-owner", "-d", &dst])
         .arg(&dump)
         .output()
@@ -129,13 +72,13 @@ fn pg_dump_round_trip() {
         let q =
             format!("SELECT count(*) || ':' || coalesce(sum(hashtext(t::text)), 0) FROM {table} t");
         assert_eq!(
-            pg.sql(&src, &q),
-            pg.sql(&dst, &q),
+            pg.psql(&src, &q),
+            pg.psql(&dst, &q),
             "table {table} differs after restore"
         );
     }
-    pg.sql("postgres", &format!("DROP DATABASE {src}"));
-    pg.sql("postgres", &format!("DROP DATABASE {dst}"));
+    pg.drop_db(&src);
+    pg.drop_db(&dst);
 }
 
 #[test]

@@ -12,63 +12,22 @@ use kura_recovery::{
     render_html, restore_order, run_drill, validate, DrillRestore, DrilledGeneration, Plan,
     RestoreError, System, VerifyEnv,
 };
+use kura_testkit::pg::TestPg;
 
-struct Pg {
-    host: String,
-    port: String,
-    user: String,
-}
+type Pg = TestPg;
 
 fn pg() -> Option<Pg> {
-    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
-    Some(Pg {
-        host: var("KURA_TEST_PGHOST")?,
-        port: var("KURA_TEST_PGPORT")?,
-        user: var("KURA_TEST_PGUSER")?,
-    })
+    TestPg::from_env("postgres drills")
 }
 
-impl Pg {
-    fn cmd(&self, program: &str) -> Command {
-        let mut c = Command::new(program);
-        c.env("PGHOST", &self.host)
-            .env("PGPORT", &self.port)
-            .env("PGUSER", &self.user);
-        c
+/// The verification environment of a drill against the test server.
+fn verify_env(pg: &Pg, scratch_db: &str) -> VerifyEnv {
+    let mut env = VerifyEnv::default();
+    for (k, v) in pg.vars() {
+        env.vars.insert(k.into(), v.into());
     }
-
-    fn psql(&self, db: &str, sql: &str) -> String {
-        let out = self
-            .cmd("psql")
-            .args([
-                "-X",
-                "-q",
-                "-tA",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                db,
-                "-c",
-                sql,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    fn env(&self, scratch_db: &str) -> VerifyEnv {
-        let mut env = VerifyEnv::default();
-        env.vars.insert("PGHOST".into(), self.host.clone());
-        env.vars.insert("PGPORT".into(), self.port.clone());
-        env.vars.insert("PGUSER".into(), self.user.clone());
-        env.vars.insert("KURA_SCRATCH_DB".into(), scratch_db.into());
-        env
-    }
+    env.vars.insert("KURA_SCRATCH_DB".into(), scratch_db.into());
+    env
 }
 
 const SCHEMA: &str = "
@@ -147,12 +106,11 @@ fn fixture(pg: &Pg, tag: &str) -> Fixture {
     let backup = tmp.path().join("backup");
     std::fs::create_dir_all(backup.join("ssmix2")).unwrap();
     let src_db = format!("kura_src_{tag}_{}", std::process::id());
-    pg.psql("postgres", &format!("DROP DATABASE IF EXISTS {src_db}"));
-    pg.psql("postgres", &format!("CREATE DATABASE {src_db}"));
-    pg.psql(&src_db, SCHEMA);
+    pg.create_db(&src_db, SCHEMA);
     let dump = backup.join("ehr.dump");
-    let status = pg
-        .cmd("pg_dump")
+    let mut pg_dump = Command::new("pg_dump");
+    pg.apply(&mut pg_dump);
+    let status = pg_dump
         .args(["-Fc", "-f"])
         .arg(&dump)
         .arg(&src_db)
@@ -223,7 +181,7 @@ fn restore_from(
 
 fn cleanup(pg: &Pg, dbs: &[&str]) {
     for db in dbs {
-        pg.psql("postgres", &format!("DROP DATABASE IF EXISTS {db}"));
+        pg.drop_db(db);
     }
 }
 
@@ -243,7 +201,7 @@ fn drill_loads_a_real_dump_and_compares_ssmix2_with_the_database() {
         &fx.plan,
         &order,
         restore_from(&fx.backup),
-        pg.env(&scratch_db),
+        verify_env(&pg, &scratch_db),
     );
     assert!(report.passed, "{:#?}", report.failures());
     let db = &report.systems[0];
@@ -299,7 +257,7 @@ fn drill_of_a_corrupted_dump_fails_naming_the_system_and_the_check() {
         &fx.plan,
         &order,
         restore_from(&fx.backup),
-        pg.env(&scratch_db),
+        verify_env(&pg, &scratch_db),
     );
     assert!(!report.passed);
     let failures = report.failures();

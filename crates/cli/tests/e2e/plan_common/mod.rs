@@ -7,81 +7,12 @@ use std::process::{Command, Output};
 
 use crate::common::{stderr, Kura};
 
-/// The PostgreSQL started by scripts/test-all.sh (KURA_TEST_PGHOST/PGPORT/PGUSER).
-pub struct Pg {
-    pub host: String,
-    pub port: String,
-    pub user: String,
-}
+/// The PostgreSQL started by scripts/test-all.sh.
+pub type Pg = kura_testkit::pg::TestPg;
 
-/// The test server, or `None` (with a message) outside CI; in CI a missing server is a failure.
+/// The test server, or `None` (with a message) outside the suite.
 pub fn pg() -> Option<Pg> {
-    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
-    match (
-        var("KURA_TEST_PGHOST"),
-        var("KURA_TEST_PGPORT"),
-        var("KURA_TEST_PGUSER"),
-    ) {
-        (Some(host), Some(port), Some(user)) => Some(Pg { host, port, user }),
-        _ => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "KURA_TEST_PGHOST/PGPORT/PGUSER must be set in CI (scripts/test-all.sh starts PostgreSQL)"
-            );
-            eprintln!("skipping: no PostgreSQL (run the suite with scripts/test-all.sh)");
-            None
-        }
-    }
-}
-
-impl Pg {
-    /// Points libpq programs started by `c` (and the checks kura runs) at the test server.
-    pub fn env(&self, c: &mut Command) {
-        c.env("PGHOST", &self.host)
-            .env("PGPORT", &self.port)
-            .env("PGUSER", &self.user);
-    }
-
-    pub fn psql(&self, db: &str, sql: &str) -> String {
-        let mut c = Command::new("psql");
-        self.env(&mut c);
-        let out = c
-            .args([
-                "-X",
-                "-q",
-                "-tA",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                db,
-                "-c",
-                sql,
-            ])
-            .output()
-            .expect("run psql");
-        assert!(out.status.success(), "psql {sql}: {}", stderr(&out));
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    pub fn create_db(&self, db: &str, sql: &str) {
-        self.drop_db(db);
-        self.psql("postgres", &format!("CREATE DATABASE {db}"));
-        self.psql(db, sql);
-    }
-
-    pub fn drop_db(&self, db: &str) {
-        self.psql("postgres", &format!("DROP DATABASE IF EXISTS {db}"));
-    }
-
-    /// The `pg_dump -Fc` command line for `kura backup --stdin-from-command --`.
-    pub fn dump_argv(&self, db: &str) -> Vec<String> {
-        [
-            "pg_dump", "-Fc", "-h", &self.host, "-p", &self.port, "-U", &self.user, db,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    }
+    Pg::from_env("plan tests")
 }
 
 /// Every kura command of these tests: the repository of `k`, an audit log inside its temporary
@@ -90,7 +21,7 @@ pub fn kura(k: &Kura, pg: Option<&Pg>) -> Command {
     let mut c = k.cmd();
     c.env("KURA_AUDIT_LOG", audit_log(k));
     if let Some(pg) = pg {
-        pg.env(&mut c);
+        pg.apply(&mut c);
     }
     c
 }
