@@ -282,7 +282,8 @@ fn versions_added_over_kura_files_are_ignored() {
     assert_eq!(fresh.read(FileKind::Index, &i).unwrap(), b"an index");
     assert_eq!(
         fresh.tampered_keys(),
-        vec![b.key(FileKind::Index, &i), b.key(FileKind::Pack, &p)]
+        vec![b.key(FileKind::Pack, &p), b.key(FileKind::Index, &i)],
+        "sorted: repo/data/... before repo/index/..."
     );
     // The store's lock is on Kura's version, and that is the one extensions reach.
     let locked = fresh.store_lock_until(FileKind::Pack, &p).unwrap();
