@@ -50,6 +50,7 @@ mod lock;
 mod multipart;
 mod probe;
 mod versions;
+mod window;
 
 pub use config::{parse_url, S3Config, S3Url};
 pub use probe::ProbeReport;
@@ -112,6 +113,8 @@ pub struct S3Backend {
     /// Keys pinned to their first version, and the namespaces already scanned for them
     /// (see `s3/versions.rs`).
     pins: Mutex<Pins>,
+    /// Recently fetched pack ranges (see `s3/window.rs`).
+    windows: window::Windows,
     // Declared last so that it is dropped after the client (whose connections it drives).
     rt: tokio::runtime::Runtime,
 }
@@ -160,6 +163,7 @@ impl S3Backend {
             cfg: Arc::new(cfg),
             retention: None,
             pins: Mutex::new(Pins::default()),
+            windows: window::Windows::default(),
             rt,
         })
     }
@@ -531,8 +535,18 @@ impl Backend for S3Backend {
     fn read_range(&self, kind: FileKind, name: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
         validate_name(name)?;
         self.scanned(kind)?;
+        if kind == FileKind::Pack {
+            if let Some(hit) = self.windows.get(name, offset, len) {
+                return Ok(hit);
+            }
+        }
         let target = Target::new(self, kind, name);
-        self.run(async move {
+        let fetch = if kind == FileKind::Pack {
+            len.max(window::WINDOW)
+        } else {
+            len
+        };
+        let (body, window) = self.run(async move {
             let Some(end) = offset.checked_add(len) else {
                 let size = target.head().await?.size;
                 return Err(target.out_of_range(offset, len, size));
@@ -541,17 +555,15 @@ impl Backend for S3Backend {
                 // S3 has no empty range; answer like a local file does.
                 let size = target.head().await?.size;
                 return if offset <= size {
-                    Ok(Vec::new())
+                    Ok((Vec::new(), false))
                 } else {
                     Err(target.out_of_range(offset, len, size))
                 };
             }
-            match target
-                .get(Some(format!("bytes={offset}-{}", end - 1)))
-                .await
-            {
+            let last = offset.saturating_add(fetch).max(end) - 1;
+            match target.get(Some(format!("bytes={offset}-{last}"))).await {
                 // S3 silently shortens a range that runs past the end: check the length.
-                Ok((body, _)) if body.len() as u64 == len => Ok(body),
+                Ok((body, _)) if body.len() as u64 >= len => Ok((body, fetch > len)),
                 Ok((body, cr)) => {
                     let size = cr
                         .as_deref()
@@ -565,7 +577,13 @@ impl Backend for S3Backend {
                 }
                 Err(e) => Err(e),
             }
-        })
+        })?;
+        if !window {
+            return Ok(body);
+        }
+        let wanted = body[..len as usize].to_vec();
+        self.windows.put(name, offset, body);
+        Ok(wanted)
     }
 
     fn size(&self, kind: FileKind, name: &str) -> Result<u64> {
