@@ -270,49 +270,6 @@ impl S3Backend {
         })
     }
 
-    /// List a namespace by its versions, pinning tampered keys to their first version
-    /// (`s3/versions.rs`); the ordinary key listing where the server has no versions.
-    fn scan(&self, kind: FileKind) -> Result<Vec<FileInfo>> {
-        let target = Target::new(self, kind, "list");
-        let prefix = match kind {
-            FileKind::Config => self.cfg.prefix.clone(),
-            k => format!("{}{}/", self.cfg.prefix, k.dir()),
-        };
-        let (files, pins) = self.run(async move {
-            match versions::scan(&target, &prefix).await? {
-                Some(scan) => Ok((scan.files, scan.pins)),
-                None => Ok((list::list_all(target, prefix).await?, HashMap::new())),
-            }
-        })?;
-        if let Ok(mut p) = self.pins.lock() {
-            p.scanned.insert(kind);
-            p.keys.extend(pins);
-        }
-        Ok(files)
-    }
-
-    /// Scan `kind` once before its first read, so that tampered keys are read at their first
-    /// version even when nothing listed the namespace (a restore reads packs without listing).
-    fn scanned(&self, kind: FileKind) -> Result<()> {
-        let done = self.pins.lock().map_or(true, |p| p.scanned.contains(&kind));
-        if done {
-            return Ok(());
-        }
-        self.scan(kind).map(drop)
-    }
-
-    /// Keys found with versions or delete markers added over Kura's own, by namespace: what
-    /// someone other than Kura wrote (only keys of namespaces listed or read so far).
-    pub fn tampered_keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self
-            .pins
-            .lock()
-            .map(|p| p.keys.keys().cloned().collect())
-            .unwrap_or_default();
-        keys.sort();
-        keys
-    }
-
     /// Create the bucket (an operator step; backup credentials normally may not). With
     /// `object_lock`, the bucket is versioned and accepts per-object COMPLIANCE retention.
     pub fn create_bucket(&self, object_lock: bool) -> Result<()> {
@@ -615,45 +572,4 @@ impl Backend for S3Backend {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_range_total() {
-        assert_eq!(
-            total_from_content_range("bytes 9995-9999/10000"),
-            Some(10000)
-        );
-        assert_eq!(total_from_content_range("bytes */77"), Some(77));
-        assert_eq!(total_from_content_range("garbage"), None);
-    }
-
-    #[test]
-    fn keys_follow_the_local_layout() {
-        let cfg = S3Config::with_credentials(
-            "s3:http://127.0.0.1:1/bucket/a/b",
-            "k",
-            "s",
-            None,
-            "us-east-1",
-        )
-        .unwrap();
-        let b = S3Backend::new(cfg).unwrap();
-        assert_eq!(b.key(FileKind::Config, "config"), "a/b/config");
-        assert_eq!(b.key(FileKind::Config, "config.copy"), "a/b/config.copy");
-        assert_eq!(b.key(FileKind::Pack, "ab12"), "a/b/data/ab12");
-        assert_eq!(b.key(FileKind::Snapshot, "ff"), "a/b/snapshots/ff");
-        assert_eq!(b.location(), "s3:http://127.0.0.1:1/bucket/a/b");
-    }
-
-    #[test]
-    fn retention_days_count_from_the_write() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        assert_eq!(
-            Retention::Days(2).until(now),
-            now + Duration::from_secs(2 * 86_400)
-        );
-        let fixed = now + Duration::from_secs(5);
-        assert_eq!(Retention::Until(fixed).until(now), fixed);
-    }
-}
+mod tests;

@@ -20,8 +20,8 @@ use std::time::SystemTime;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 
-use super::Target;
-use crate::{validate_name, FileInfo, Result};
+use super::{list, S3Backend, Target};
+use crate::{validate_name, FileInfo, FileKind, Result};
 
 /// What one pass over a namespace found.
 #[derive(Debug, Default)]
@@ -129,4 +129,49 @@ fn collect(mut keys: HashMap<String, KeyVersions>, order: Vec<String>, prefix: &
         });
     }
     scan
+}
+
+impl S3Backend {
+    /// List a namespace by its versions, pinning tampered keys to their first version
+    /// (`s3/versions.rs`); the ordinary key listing where the server has no versions.
+    pub(super) fn scan(&self, kind: FileKind) -> Result<Vec<FileInfo>> {
+        let target = Target::new(self, kind, "list");
+        let prefix = match kind {
+            FileKind::Config => self.cfg.prefix.clone(),
+            k => format!("{}{}/", self.cfg.prefix, k.dir()),
+        };
+        let (files, pins) = self.run(async move {
+            match scan(&target, &prefix).await? {
+                Some(scan) => Ok((scan.files, scan.pins)),
+                None => Ok((list::list_all(target, prefix).await?, HashMap::new())),
+            }
+        })?;
+        if let Ok(mut p) = self.pins.lock() {
+            p.scanned.insert(kind);
+            p.keys.extend(pins);
+        }
+        Ok(files)
+    }
+
+    /// Scan `kind` once before its first read, so that tampered keys are read at their first
+    /// version even when nothing listed the namespace (a restore reads packs without listing).
+    pub(super) fn scanned(&self, kind: FileKind) -> Result<()> {
+        let done = self.pins.lock().map_or(true, |p| p.scanned.contains(&kind));
+        if done {
+            return Ok(());
+        }
+        self.scan(kind).map(drop)
+    }
+
+    /// Keys found with versions or delete markers added over Kura's own, by namespace: what
+    /// someone other than Kura wrote (only keys of namespaces listed or read so far).
+    pub fn tampered_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .pins
+            .lock()
+            .map(|p| p.keys.keys().cloned().collect())
+            .unwrap_or_default();
+        keys.sort();
+        keys
+    }
 }
