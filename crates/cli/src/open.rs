@@ -28,6 +28,30 @@ pub fn backend(g: &Global) -> Result<Arc<dyn Backend>> {
     Ok(Arc::new(LocalBackend::new(repo)))
 }
 
+/// The backend for a backup that locks its generation for `lock_days`. On S3 every object is then
+/// written with COMPLIANCE retention for that long, after the bucket has proved that it enforces
+/// create-only writes and Object Lock (servers that accept the headers and ignore them exist, see
+/// `kura_store::s3`'s probe): a store that fails the probe is refused rather than trusted.
+/// Elsewhere the lock is Kura's own record (and the vault's, which extends its own locks).
+pub fn backend_for_lock(g: &Global, lock_days: Option<u32>) -> Result<Arc<dyn Backend>> {
+    let days = lock_days.filter(|d| *d > 0);
+    match (&g.repo, days) {
+        (Some(repo), Some(days)) if repo.starts_with("s3:") => {
+            let b = kura_store::s3::S3Backend::from_url(repo)?.with_lock_days(days);
+            let report = b.probe_immutable()?;
+            if !g.quiet && !g.json {
+                eprintln!(
+                    "the S3 store enforces immutability ({} checks passed: {})",
+                    report.checks.len(),
+                    report.checks.join("; ")
+                );
+            }
+            Ok(Arc::new(b))
+        }
+        _ => backend(g),
+    }
+}
+
 /// Read a secret from a file: the first line, without its line ending.
 pub fn read_secret_file(path: &Path) -> Result<Vec<u8>> {
     let raw = std::fs::read(path)
@@ -72,14 +96,22 @@ pub fn new_password(file: Option<&Path>, hint: &str) -> Result<Vec<u8>> {
 }
 
 pub fn open(g: &Global) -> Result<Repository> {
-    let backend = backend(g)?;
+    open_on(g, backend(g)?)
+}
+
+/// Open the repository on a backend chosen by the caller (see [`backend_for_lock`]).
+pub fn open_on(g: &Global, backend: Arc<dyn Backend>) -> Result<Repository> {
     let pw = password(g, &format!("password for {}: ", backend.location()))?;
     let repo = Repository::open(backend, &pw)?;
     Ok(repo)
 }
 
 pub fn open_with_index(g: &Global) -> Result<Repository> {
-    let repo = open(g)?;
+    load_index(g, open(g)?)
+}
+
+/// Load the index of an opened repository, warning about damaged index files.
+pub fn load_index(g: &Global, repo: Repository) -> Result<Repository> {
     let problems = repo.load_index()?;
     if !problems.is_empty() && !g.quiet {
         for (name, e) in &problems {

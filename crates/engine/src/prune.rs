@@ -13,10 +13,17 @@
 //! old packs are then marked like any unused pack. Packs holding data of locked or held generations
 //! are never repacked.
 //!
+//! On a store with its own retention (S3 Object Lock), a pack the store still locks is never
+//! deleted: the plan keeps it marked and lists it in `store_locked` with the store's date, and a
+//! refusal met while executing (a lock set after planning) is reported the same way rather than
+//! failing the prune. [`extend_store_locks`] is the other half: it makes the store keep every file
+//! a locked generation needs at least as long as the generation's lock.
+//!
 //! Prune refuses to run when it cannot see the whole repository (a generation or index that cannot be
 //! read, a referenced blob missing from the index): deleting while unsure is how data is lost.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::SystemTime;
 
 use chrono::{DateTime, Duration, Utc};
 use kura_format::index::{IndexFile, IndexPack};
@@ -24,6 +31,7 @@ use kura_format::tree::NodeType;
 use kura_format::{BlobId, FileId};
 use kura_policy::{plan_gc, GcAction, PackState};
 use kura_repo::meta::MetaRecord;
+use kura_repo::snapshots::SnapshotEntry;
 use kura_repo::{BlobLocation, BlobWriter, Repository};
 use kura_store::FileKind;
 use serde::Serialize;
@@ -58,6 +66,9 @@ pub struct PrunePlan {
     pub mark: Vec<FileId>,
     pub unmark: Vec<FileId>,
     pub waiting: Vec<(FileId, DateTime<Utc>)>,
+    /// Unused packs the store itself still locks (S3 Object Lock), with its retain-until date:
+    /// kept marked and deleted by a prune after that date.
+    pub store_locked: Vec<(FileId, DateTime<Utc>)>,
     pub too_young: usize,
     pub repack: Vec<FileId>,
     pub bytes_to_free: u64,
@@ -77,6 +88,16 @@ pub struct PruneSummary {
     pub blobs_repacked: u64,
     pub packs_marked: usize,
     pub index_files_replaced: usize,
+    /// Files the store refused to delete because it locks them, and until when.
+    pub store_locked: Vec<StoreLocked>,
+}
+
+/// A file left in place because the store locks it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct StoreLocked {
+    pub kind: String,
+    pub name: String,
+    pub until: DateTime<Utc>,
 }
 
 /// Every blob reachable from every generation, and those reachable from locked or held ones.
@@ -96,14 +117,7 @@ fn referenced(
     for s in &list.snapshots {
         let locked = crate::retention::lock_until(s, &state).is_some_and(|t| t > now)
             || state.holds.contains_key(&s.id);
-        let mut mine = vec![s.snapshot.tree];
-        walk_tree(repo, &s.snapshot.tree, b"", &mut |e| {
-            if e.node.node_type == NodeType::Dir {
-                mine.extend(e.node.subtree);
-            }
-            mine.extend(e.node.content.iter().copied());
-            Ok(true)
-        })?;
+        let mine = blobs_of(repo, &s.snapshot.tree)?;
         if locked {
             protected.extend(mine.iter().copied());
         }
@@ -127,6 +141,156 @@ fn referenced(
         }
     }
     Ok((all, protected, list.snapshots.len()))
+}
+
+/// Every tree and content blob under `tree`, the tree itself included.
+fn blobs_of(repo: &Repository, tree: &BlobId) -> Result<Vec<BlobId>> {
+    let mut blobs = vec![*tree];
+    walk_tree(repo, tree, b"", &mut |e| {
+        if e.node.node_type == NodeType::Dir {
+            blobs.extend(e.node.subtree);
+        }
+        blobs.extend(e.node.content.iter().copied());
+        Ok(true)
+    })?;
+    Ok(blobs)
+}
+
+/// The stored files a generation needs to be restored: its snapshot file and every pack that
+/// holds one of its trees, file contents or clinical index pieces. The index must be loaded.
+pub fn generation_files(
+    repo: &Repository,
+    snap: &SnapshotEntry,
+) -> Result<Vec<(FileKind, String)>> {
+    let mut blobs = blobs_of(repo, &snap.snapshot.tree)?;
+    let (records, _) = repo.list_meta()?;
+    for (_, r) in records {
+        if let MetaRecord::ClinicalIndex {
+            snapshot,
+            manifest,
+            blobs: pieces,
+            ..
+        } = r
+        {
+            if snapshot == snap.id {
+                blobs.push(manifest);
+                blobs.extend(pieces);
+            }
+        }
+    }
+    let mut packs = BTreeSet::new();
+    for b in &blobs {
+        packs.insert(repo.locate(b)?.0.to_hex());
+    }
+    let mut files = vec![(FileKind::Snapshot, snap.id.to_hex())];
+    files.extend(packs.into_iter().map(|p| (FileKind::Pack, p)));
+    Ok(files)
+}
+
+/// What [`extend_store_locks`] did.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct StoreLockReport {
+    /// False when the backend has no store-enforced retention (a local directory, a vault, which
+    /// extends its own locks): nothing was done and only Kura's lock record protects.
+    pub supported: bool,
+    /// Files now locked at the store at least until `until`.
+    pub files: usize,
+    pub until: DateTime<Utc>,
+}
+
+/// Make the store keep every file of `snap` at least until `until` (S3 Object Lock). Files
+/// already locked as long are left alone; nothing is ever shortened. Packs shared with older
+/// generations are extended too, which is why a backup with a lock calls this after it commits.
+pub fn extend_store_locks(
+    repo: &Repository,
+    snap: &SnapshotEntry,
+    until: DateTime<Utc>,
+) -> Result<StoreLockReport> {
+    let mut report = StoreLockReport {
+        supported: false,
+        files: 0,
+        until,
+    };
+    let files = generation_files(repo, snap)?;
+    let until_sys = SystemTime::from(until);
+    // The first file (the snapshot) tells whether the store can lock at all.
+    let Some(((kind, name), rest)) = files.split_first() else {
+        return Ok(report);
+    };
+    if !repo.backend().extend_store_lock(*kind, name, until_sys)? {
+        return Ok(report);
+    }
+    report.supported = true;
+    // One HEAD (and maybe one PUT) per pack: a few requests in flight hide the round trips.
+    let chunk = rest.len().div_ceil(8).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = rest
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter().try_for_each(|(k, n)| {
+                        repo.backend().extend_store_lock(*k, n, until_sys).map(drop)
+                    })
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| {
+            w.join()
+                .map_err(|_| EngineError::Invalid("a store-lock thread panicked".into()))?
+                .map_err(EngineError::from)
+        })
+    })?;
+    report.files = files.len();
+    Ok(report)
+}
+
+/// Move delete candidates that the store still locks out of the plan's deletions. The store
+/// judges with its own clock, so this compares with the real time, not `--now`.
+fn hold_store_locked(repo: &Repository, plan: &mut PrunePlan) -> Result<()> {
+    let now = SystemTime::now();
+    let mut delete = Vec::with_capacity(plan.delete.len());
+    for (id, size) in std::mem::take(&mut plan.delete) {
+        match repo
+            .backend()
+            .store_lock_until(FileKind::Pack, &id.to_hex())
+        {
+            Ok(Some(t)) if t > now => {
+                plan.bytes_to_free -= size;
+                plan.store_locked.push((id, DateTime::<Utc>::from(t)));
+            }
+            Ok(_) => delete.push((id, size)),
+            Err(e) if e.is_not_found() => delete.push((id, size)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    plan.delete = delete;
+    Ok(())
+}
+
+/// Remove a file; a refusal because the store locks it is recorded in `locked` instead of
+/// failing. Returns whether the file was removed.
+fn remove_unless_store_locked(
+    repo: &Repository,
+    kind: FileKind,
+    name: &str,
+    locked: &mut Vec<StoreLocked>,
+) -> Result<bool> {
+    let err = match repo.backend().remove(kind, name) {
+        Ok(()) => return Ok(true),
+        Err(e) if e.is_not_found() => return Ok(false),
+        Err(e) => e,
+    };
+    match repo.backend().store_lock_until(kind, name) {
+        Ok(Some(until)) if until > SystemTime::now() => {
+            locked.push(StoreLocked {
+                kind: kind.to_string(),
+                name: name.to_string(),
+                until: until.into(),
+            });
+            Ok(false)
+        }
+        _ => Err(err.into()),
+    }
 }
 
 /// Work out what a prune would do. Nothing is changed.
@@ -209,6 +373,9 @@ pub fn plan_prune(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
             GcAction::InUse | GcAction::Duplicate => {}
         }
     }
+    if !plan.delete.is_empty() {
+        hold_store_locked(repo, &mut plan)?;
+    }
     plan.used = used;
     Ok(plan)
 }
@@ -226,21 +393,32 @@ pub fn execute_prune(
     summary.blobs_repacked = blobs;
     let delete: HashSet<FileId> = plan.delete.iter().map(|(id, _)| *id).collect();
     if !delete.is_empty() || new_packs > 0 || repo.index().files.len() > 16 {
-        summary.index_files_replaced = consolidate_index(repo, &delete)?;
+        summary.index_files_replaced = consolidate_index(repo, &delete, &mut summary.store_locked)?;
     }
     for (id, size) in &plan.delete {
-        match repo.backend().remove(FileKind::Pack, &id.to_hex()) {
-            Ok(()) => {
-                summary.packs_deleted += 1;
-                summary.bytes_freed += size;
-            }
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e.into()),
+        let name = id.to_hex();
+        if remove_unless_store_locked(repo, FileKind::Pack, &name, &mut summary.store_locked)? {
+            summary.packs_deleted += 1;
+            summary.bytes_freed += size;
         }
     }
+    // Packs the store refused to delete stay marked, for a prune after their lock ends.
+    let refused: HashSet<FileId> = summary
+        .store_locked
+        .iter()
+        .filter(|l| l.kind == FileKind::Pack.to_string())
+        .filter_map(|l| FileId::from_hex(&l.name).ok())
+        .collect();
+    let delete: HashSet<FileId> = delete.difference(&refused).copied().collect();
+    let mut marked_before = plan.marked_before.clone();
+    for (id, _) in plan.store_locked.iter() {
+        marked_before.entry(*id).or_insert(opts.now);
+    }
+    for id in &refused {
+        marked_before.entry(*id).or_insert(opts.now);
+    }
     let unmarked: HashSet<FileId> = plan.unmark.iter().copied().collect();
-    let mut marked: Vec<(FileId, DateTime<Utc>)> = plan
-        .marked_before
+    let mut marked: Vec<(FileId, DateTime<Utc>)> = marked_before
         .iter()
         .filter(|(id, _)| !delete.contains(id) && !unmarked.contains(id))
         .map(|(id, t)| (*id, *t))
@@ -307,7 +485,11 @@ fn repack(repo: &Repository, plan: &PrunePlan) -> Result<(u64, u64)> {
 }
 
 /// Write one index for every pack that stays, superseding every index file read, then remove those.
-fn consolidate_index(repo: &Repository, deleted: &HashSet<FileId>) -> Result<usize> {
+fn consolidate_index(
+    repo: &Repository,
+    deleted: &HashSet<FileId>,
+    locked: &mut Vec<StoreLocked>,
+) -> Result<usize> {
     repo.load_index()?;
     let old_files = repo.index().files.clone();
     let packs: Vec<IndexPack> = repo
@@ -323,11 +505,10 @@ fn consolidate_index(repo: &Repository, deleted: &HashSet<FileId>) -> Result<usi
     };
     let new_id = repo.save_index(&new)?;
     let mut removed = 0;
+    // An index file the store still locks stays; the new one supersedes it, so readers skip it.
     for f in old_files.iter().filter(|f| **f != new_id) {
-        match repo.backend().remove(FileKind::Index, &f.to_hex()) {
-            Ok(()) => removed += 1,
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e.into()),
+        if remove_unless_store_locked(repo, FileKind::Index, &f.to_hex(), locked)? {
+            removed += 1;
         }
     }
     Ok(removed)

@@ -19,6 +19,7 @@ pub mod remote;
 pub mod s3;
 
 use std::fmt;
+use std::time::SystemTime;
 
 pub use local::LocalBackend;
 
@@ -142,6 +143,19 @@ pub trait Backend: Send + Sync {
     fn commit_snapshot(&self, name: &str, data: &[u8]) -> Result<String> {
         self.create(FileKind::Snapshot, name, data)?;
         Ok(name.to_string())
+    }
+    /// Until when the store itself refuses to delete or replace this file (S3 Object Lock), if it
+    /// does. Backends without store-enforced retention answer `None`. Prune asks before deleting,
+    /// so that it can report what it waits for instead of failing on the store's refusal.
+    fn store_lock_until(&self, kind: FileKind, name: &str) -> Result<Option<SystemTime>> {
+        let _ = (kind, name);
+        Ok(None)
+    }
+    /// Make the store keep this file at least until `until` (never shortens a lock). Returns
+    /// `false`, changing nothing, when the backend has no store-enforced retention.
+    fn extend_store_lock(&self, kind: FileKind, name: &str, until: SystemTime) -> Result<bool> {
+        let _ = (kind, name, until);
+        Ok(false)
     }
     /// True when the backend holds a repository (its config exists).
     fn exists(&self, kind: FileKind, name: &str) -> Result<bool> {

@@ -360,7 +360,8 @@ mod tests {
     #[test]
     fn local_backend_passes_conformance() {
         let dir = tempfile::tempdir().unwrap();
-        crate::conformance::run_all(&LocalBackend::new(dir.path()));
+        let b = LocalBackend::new(dir.path());
+        crate::conformance::run_all(&b, &b);
     }
 
     #[test]

@@ -28,8 +28,9 @@
 //! - **Multipart** above [`S3Config::multipart_threshold`], parts uploaded four at a time, CRC32
 //!   per part; a failed upload is aborted so no parts linger.
 //! - The SDK comes without `aws-config`: credentials are read by `s3/config.rs`.
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::config::http::HttpResponse;
@@ -45,8 +46,11 @@ use crate::{validate_name, Backend, FileInfo, FileKind, Result, StoreError};
 
 mod config;
 mod list;
+mod lock;
 mod multipart;
 mod probe;
+mod versions;
+mod window;
 
 pub use config::{parse_url, S3Config, S3Url};
 pub use probe::ProbeReport;
@@ -106,6 +110,11 @@ pub struct S3Backend {
     client: Client,
     cfg: Arc<S3Config>,
     retention: Option<Retention>,
+    /// Keys pinned to their first version, and the namespaces already scanned for them
+    /// (see `s3/versions.rs`).
+    pins: Mutex<Pins>,
+    /// Recently fetched pack ranges (see `s3/window.rs`).
+    windows: window::Windows,
     // Declared last so that it is dropped after the client (whose connections it drives).
     rt: tokio::runtime::Runtime,
 }
@@ -153,6 +162,8 @@ impl S3Backend {
             client: Client::from_conf(conf),
             cfg: Arc::new(cfg),
             retention: None,
+            pins: Mutex::new(Pins::default()),
+            windows: window::Windows::default(),
             rt,
         })
     }
@@ -185,7 +196,8 @@ impl S3Backend {
     /// The object key of a repository file.
     pub fn key(&self, kind: FileKind, name: &str) -> String {
         match kind {
-            FileKind::Config => format!("{}config", self.cfg.prefix),
+            // `config` and `config.copy` side by side, as in a local repository.
+            FileKind::Config => format!("{}{name}", self.cfg.prefix),
             k => format!("{}{}/{}", self.cfg.prefix, k.dir(), name),
         }
     }
@@ -240,32 +252,21 @@ impl S3Backend {
     /// HEAD of a file: its size, version and lock.
     pub fn head(&self, kind: FileKind, name: &str) -> Result<ObjectHead> {
         validate_name(name)?;
+        self.scanned(kind)?;
         let target = Target::new(self, kind, name);
         self.run(async move { target.head().await })
     }
 
-    /// Set or extend the COMPLIANCE retention of a file's current version. Stores refuse to
-    /// shorten COMPLIANCE retention, so this can only ever make data safer.
+    /// Set the COMPLIANCE retention of a file's current version to `until`. Stores refuse to
+    /// shorten COMPLIANCE retention, so this can only ever make data safer; see
+    /// [`Backend::extend_store_lock`] for the call that never even asks to shorten.
     pub fn extend_retention(&self, kind: FileKind, name: &str, until: SystemTime) -> Result<()> {
         validate_name(name)?;
+        self.scanned(kind)?;
         let target = Target::new(self, kind, name);
         self.run(async move {
             let head = target.head().await?;
-            let retention = aws_sdk_s3::types::ObjectLockRetention::builder()
-                .mode(aws_sdk_s3::types::ObjectLockRetentionMode::Compliance)
-                .retain_until_date(DateTime::from(until))
-                .build();
-            target
-                .client
-                .put_object_retention()
-                .bucket(&target.bucket)
-                .key(&target.key)
-                .set_version_id(head.version_id)
-                .retention(retention)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| target.error(e))
+            lock::put_retention(&target, head.version_id, until).await
         })
     }
 
@@ -305,16 +306,27 @@ struct Target {
     client: Client,
     bucket: String,
     key: String,
+    /// The version to read: Kura's own (the first) when someone has added versions over it.
+    version: Option<String>,
     kind: FileKind,
     name: String,
 }
 
+#[derive(Default)]
+struct Pins {
+    scanned: HashSet<FileKind>,
+    keys: HashMap<String, String>,
+}
+
 impl Target {
     fn new(b: &S3Backend, kind: FileKind, name: &str) -> Self {
+        let key = b.key(kind, name);
+        let version = b.pins.lock().ok().and_then(|p| p.keys.get(&key).cloned());
         Target {
             client: b.client.clone(),
             bucket: b.cfg.bucket.clone(),
-            key: b.key(kind, name),
+            key,
+            version,
             kind,
             name: name.to_string(),
         }
@@ -373,6 +385,7 @@ impl Target {
             .head_object()
             .bucket(&self.bucket)
             .key(&self.key)
+            .set_version_id(self.version.clone())
             .send()
             .await
             .map_err(|e| self.error(e))?;
@@ -414,7 +427,8 @@ impl Target {
             .set_version_id(head.version_id.clone())
             .send()
             .await;
-        res.map(drop).map_err(|e| locked_or(self.error(e), &head))
+        res.map(drop)
+            .map_err(|e| lock::locked_or(self.error(e), &head))
     }
 
     async fn get(&self, range: Option<String>) -> Result<(Vec<u8>, Option<String>)> {
@@ -423,6 +437,7 @@ impl Target {
             .get_object()
             .bucket(&self.bucket)
             .key(&self.key)
+            .set_version_id(self.version.clone())
             .set_range(range)
             .send()
             .await
@@ -469,14 +484,26 @@ impl Backend for S3Backend {
 
     fn read(&self, kind: FileKind, name: &str) -> Result<Vec<u8>> {
         validate_name(name)?;
+        self.scanned(kind)?;
         let target = Target::new(self, kind, name);
         self.run(async move { target.get(None).await.map(|(body, _)| body) })
     }
 
     fn read_range(&self, kind: FileKind, name: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
         validate_name(name)?;
+        self.scanned(kind)?;
+        if kind == FileKind::Pack {
+            if let Some(hit) = self.windows.get(name, offset, len) {
+                return Ok(hit);
+            }
+        }
         let target = Target::new(self, kind, name);
-        self.run(async move {
+        let fetch = if kind == FileKind::Pack {
+            len.max(window::WINDOW)
+        } else {
+            len
+        };
+        let (body, window) = self.run(async move {
             let Some(end) = offset.checked_add(len) else {
                 let size = target.head().await?.size;
                 return Err(target.out_of_range(offset, len, size));
@@ -485,17 +512,15 @@ impl Backend for S3Backend {
                 // S3 has no empty range; answer like a local file does.
                 let size = target.head().await?.size;
                 return if offset <= size {
-                    Ok(Vec::new())
+                    Ok((Vec::new(), false))
                 } else {
                     Err(target.out_of_range(offset, len, size))
                 };
             }
-            match target
-                .get(Some(format!("bytes={offset}-{}", end - 1)))
-                .await
-            {
+            let last = offset.saturating_add(fetch).max(end) - 1;
+            match target.get(Some(format!("bytes={offset}-{last}"))).await {
                 // S3 silently shortens a range that runs past the end: check the length.
-                Ok((body, _)) if body.len() as u64 == len => Ok(body),
+                Ok((body, _)) if body.len() as u64 >= len => Ok((body, fetch > len)),
                 Ok((body, cr)) => {
                     let size = cr
                         .as_deref()
@@ -509,7 +534,13 @@ impl Backend for S3Backend {
                 }
                 Err(e) => Err(e),
             }
-        })
+        })?;
+        if !window {
+            return Ok(body);
+        }
+        let wanted = body[..len as usize].to_vec();
+        self.windows.put(name, offset, body);
+        Ok(wanted)
     }
 
     fn size(&self, kind: FileKind, name: &str) -> Result<u64> {
@@ -517,78 +548,28 @@ impl Backend for S3Backend {
     }
 
     fn list(&self, kind: FileKind) -> Result<Vec<FileInfo>> {
-        let target = Target::new(self, kind, "list");
-        let prefix = match kind {
-            FileKind::Config => self.cfg.prefix.clone(),
-            k => format!("{}{}/", self.cfg.prefix, k.dir()),
-        };
-        self.run(async move { list::list_all(target, prefix).await })
+        self.scan(kind)
     }
 
     fn remove(&self, kind: FileKind, name: &str) -> Result<()> {
         validate_name(name)?;
+        self.scanned(kind)?;
         let target = Target::new(self, kind, name);
         self.run(async move { target.delete_version().await })
     }
-}
 
-/// A refused delete of a locked version says until when the lock holds.
-fn locked_or(err: StoreError, head: &ObjectHead) -> StoreError {
-    match (err, head.retain_until) {
-        (StoreError::Denied { kind, name, detail }, Some(until)) => StoreError::Denied {
-            kind,
-            name,
-            detail: format!(
-                "{detail}; the object is under {} retention until {} and cannot be deleted before then",
-                head.lock_mode.as_deref().unwrap_or("Object Lock"),
-                DateTime::from(until)
-                    .fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime)
-                    .unwrap_or_default()
-            ),
-        },
-        (err, _) => err,
+    fn store_lock_until(&self, kind: FileKind, name: &str) -> Result<Option<SystemTime>> {
+        let head = self.head(kind, name)?;
+        Ok(head.lock_mode.and(head.retain_until))
+    }
+
+    fn extend_store_lock(&self, kind: FileKind, name: &str, until: SystemTime) -> Result<bool> {
+        validate_name(name)?;
+        self.scanned(kind)?;
+        let target = Target::new(self, kind, name);
+        self.run(async move { lock::extend(&target, until).await.map(|()| true) })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_range_total() {
-        assert_eq!(
-            total_from_content_range("bytes 9995-9999/10000"),
-            Some(10000)
-        );
-        assert_eq!(total_from_content_range("bytes */77"), Some(77));
-        assert_eq!(total_from_content_range("garbage"), None);
-    }
-
-    #[test]
-    fn keys_follow_the_local_layout() {
-        let cfg = S3Config::with_credentials(
-            "s3:http://127.0.0.1:1/bucket/a/b",
-            "k",
-            "s",
-            None,
-            "us-east-1",
-        )
-        .unwrap();
-        let b = S3Backend::new(cfg).unwrap();
-        assert_eq!(b.key(FileKind::Config, "config"), "a/b/config");
-        assert_eq!(b.key(FileKind::Pack, "ab12"), "a/b/data/ab12");
-        assert_eq!(b.key(FileKind::Snapshot, "ff"), "a/b/snapshots/ff");
-        assert_eq!(b.location(), "s3:http://127.0.0.1:1/bucket/a/b");
-    }
-
-    #[test]
-    fn retention_days_count_from_the_write() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        assert_eq!(
-            Retention::Days(2).until(now),
-            now + Duration::from_secs(2 * 86_400)
-        );
-        let fixed = now + Duration::from_secs(5);
-        assert_eq!(Retention::Until(fixed).until(now), fixed);
-    }
-}
+mod tests;

@@ -11,7 +11,8 @@ use crate::output::{human_bytes, ProgressDisplay};
 use crate::{exit, open};
 
 pub fn run(g: &Global, a: &BackupArgs) -> Result<i32> {
-    let repo = open::open_with_index(g)?;
+    let backend = open::backend_for_lock(g, a.lock_days)?;
+    let repo = open::load_index(g, open::open_on(g, backend)?)?;
     let opts = BackupOptions {
         source: a.source.clone(),
         tags: a.tags.clone(),
@@ -59,6 +60,14 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<i32> {
         crate::cmd::clinical::after_backup(g, &repo, &result, format)?;
     }
     report(g, &result);
+    if let Some(days) = a.lock_days.filter(|d| *d > 0) {
+        let until = result.snapshot.committed_at + chrono::Duration::days(i64::from(days));
+        let entry = kura_repo::snapshots::SnapshotEntry {
+            id: result.id,
+            snapshot: result.snapshot.clone(),
+        };
+        crate::cmd::store_lock::extend_and_report(g, &repo, &entry, until)?;
+    }
     if let Some(v) = result
         .snapshot
         .verdict

@@ -11,4 +11,5 @@ pub mod key;
 pub mod plan;
 pub mod restore;
 pub mod retention;
+pub mod store_lock;
 pub mod vault;

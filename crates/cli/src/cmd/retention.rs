@@ -157,6 +157,8 @@ pub fn prune(g: &Global, a: &PruneArgs) -> Result<i32> {
                 until.with_timezone(&JST).format("%Y-%m-%d %H:%M JST")
             );
         }
+        let locked: Vec<_> = plan.store_locked.iter().map(|(_, t)| *t).collect();
+        print_store_locked("pack(s) left in place", &locked);
     }
     if a.dry_run {
         if g.json {
@@ -192,12 +194,32 @@ pub fn prune(g: &Global, a: &PruneArgs) -> Result<i32> {
             summary.blobs_repacked,
             summary.packs_marked
         );
+        let locked: Vec<_> = summary.store_locked.iter().map(|l| l.until).collect();
+        print_store_locked("more file(s) the store refused to delete", &locked);
     }
     Ok(exit::SUCCESS)
 }
 
+/// Say what prune leaves because the store locks it (S3 Object Lock), and until when.
+fn print_store_locked(what: &str, until: &[chrono::DateTime<Utc>]) {
+    let (Some(first), Some(last)) = (until.iter().min(), until.iter().max()) else {
+        return;
+    };
+    let fmt = |t: &chrono::DateTime<Utc>| {
+        t.with_timezone(&JST)
+            .format("%Y-%m-%d %H:%M JST")
+            .to_string()
+    };
+    println!(
+        "{} {what}: locked at the store (Object Lock) until {} (the last until {}); a prune after that deletes them",
+        until.len(),
+        fmt(first),
+        fmt(last)
+    );
+}
+
 pub fn lock(g: &Global, a: &LockArgs) -> Result<i32> {
-    let repo = open::open(g)?;
+    let repo = open::open_with_index(g)?;
     let snap = repo.resolve_snapshot(&a.snapshot)?;
     let now = Utc::now();
     let until = parse_date_or_time(&a.until, JST).context("--until")?;
@@ -239,6 +261,7 @@ pub fn lock(g: &Global, a: &LockArgs) -> Result<i32> {
             until.with_timezone(&JST).format("%Y-%m-%d %H:%M JST")
         );
     }
+    crate::cmd::store_lock::extend_and_report(g, &repo, &snap, until)?;
     Ok(exit::SUCCESS)
 }
 

@@ -147,6 +147,7 @@ fn canary(b: &S3Backend, what: &str) -> Target {
         client: b.client.clone(),
         bucket: b.cfg.bucket.clone(),
         key: format!("{}kura-probe/{name}", b.cfg.prefix),
+        version: None,
         kind: FileKind::Meta,
         name,
     }

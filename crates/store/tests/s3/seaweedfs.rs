@@ -17,7 +17,7 @@ fn conformance_suite_on_a_plain_bucket() {
     };
     let bucket = s.bucket(false);
     let b = s.backup(&bucket, "hosp-a/ehr");
-    conformance::run_all(&b);
+    conformance::run_all(&b, &b);
     conformance::concurrent_writers(Arc::new(s.backup(&bucket, "concurrent")));
     // The prefix really scopes the repository: another prefix of the same bucket sees nothing.
     assert!(s
@@ -35,14 +35,17 @@ fn conformance_suite_on_an_object_lock_bucket_without_retention() {
     };
     let bucket = s.bucket(true);
     let b = s.backup(&bucket, "");
-    conformance::run_all(&b);
+    conformance::run_all(&b, &b);
     conformance::concurrent_writers(Arc::new(s.backup(&bucket, "concurrent")));
     let admin = s.admin(&bucket, "");
     let req = admin
         .client()
         .list_object_versions()
         .bucket(&bucket)
-        .prefix("data/ff00large")
+        .prefix(format!(
+            "data/{}",
+            conformance::name_of(&conformance::large_data())
+        ))
         .send();
     let versions = admin.call(req).unwrap().expect("list versions");
     assert!(
@@ -232,4 +235,92 @@ fn a_missing_bucket_and_wrong_credentials_give_clear_errors() {
     let stranger = kura_store::s3::S3Backend::new(cfg).unwrap();
     let err = stranger.create(FileKind::Pack, "cc03", b"x").unwrap_err();
     assert!(matches!(err, StoreError::Denied { .. }), "{err}");
+}
+
+#[test]
+fn versions_added_over_kura_files_are_ignored() {
+    // Object Lock protects versions, not keys: with write access anyone can put a new version
+    // over a key or hide it behind a delete marker. Kura writes each key once, so it reads the
+    // first version of a key that has more.
+    let Some(s) = s3_support::server("versions_added_over_kura_files") else {
+        return;
+    };
+    let bucket = s.bucket(true);
+    let b = s.backup(&bucket, "repo").with_lock_days(1);
+    let pack = b"a pack of the locked generation".to_vec();
+    let (p, i) = (
+        conformance::name_of(&pack),
+        conformance::name_of(b"an index"),
+    );
+    b.create(FileKind::Pack, &p, &pack).unwrap();
+    b.create(FileKind::Index, &i, b"an index").unwrap();
+    let client = b.client();
+    let put = client
+        .put_object()
+        .bucket(&bucket)
+        .key(b.key(FileKind::Pack, &p))
+        .body(b"encrypted by ransomware".to_vec().into())
+        .send();
+    b.call(put).unwrap().expect("S3 accepts a new version");
+    let hide = client
+        .delete_object()
+        .bucket(&bucket)
+        .key(b.key(FileKind::Index, &i))
+        .send();
+    b.call(hide).unwrap().expect("S3 accepts a delete marker");
+
+    let fresh = s.backup(&bucket, "repo");
+    // Read before any listing: the namespace is scanned on first use.
+    assert_eq!(fresh.read(FileKind::Pack, &p).unwrap(), pack);
+    assert_eq!(
+        fresh.read_range(FileKind::Pack, &p, 2, 4).unwrap(),
+        &pack[2..6]
+    );
+    assert_eq!(fresh.size(FileKind::Pack, &p).unwrap(), pack.len() as u64);
+    let listed = fresh.list(FileKind::Index).unwrap();
+    assert_eq!(listed.len(), 1, "the hidden index file is still listed");
+    assert_eq!(fresh.read(FileKind::Index, &i).unwrap(), b"an index");
+    assert_eq!(
+        fresh.tampered_keys(),
+        vec![b.key(FileKind::Pack, &p), b.key(FileKind::Index, &i)],
+        "sorted: repo/data/... before repo/index/..."
+    );
+    // The store's lock is on Kura's version, and that is the one extensions reach.
+    let locked = fresh.store_lock_until(FileKind::Pack, &p).unwrap();
+    assert!(locked.is_some(), "Kura's version is locked");
+    let later = SystemTime::now() + Duration::from_secs(5 * 86_400);
+    assert!(fresh.extend_store_lock(FileKind::Pack, &p, later).unwrap());
+    let head = fresh.head(FileKind::Pack, &p).unwrap();
+    assert!(
+        head.retain_until.unwrap() + Duration::from_secs(1) >= later,
+        "{head:?}"
+    );
+    // Extending to an earlier date changes nothing (and is not an error).
+    assert!(fresh
+        .extend_store_lock(FileKind::Pack, &p, SystemTime::now())
+        .unwrap());
+    assert_eq!(fresh.head(FileKind::Pack, &p).unwrap(), head);
+}
+
+#[test]
+fn store_locks_are_reported_and_absent_on_a_plain_bucket() {
+    let Some(s) = s3_support::server("store_locks_on_a_plain_bucket") else {
+        return;
+    };
+    let bucket = s.bucket(false);
+    let b = s.backup(&bucket, "");
+    let data = b"unlocked".to_vec();
+    let name = conformance::name_of(&data);
+    b.create(FileKind::Pack, &name, &data).unwrap();
+    assert_eq!(b.store_lock_until(FileKind::Pack, &name).unwrap(), None);
+    // A bucket without Object Lock cannot retain: the error says what to do.
+    let err = b
+        .extend_store_lock(
+            FileKind::Pack,
+            &name,
+            SystemTime::now() + Duration::from_secs(3600),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("Object Lock"), "{err}");
+    assert!(b.tampered_keys().is_empty());
 }
