@@ -650,7 +650,13 @@ pub fn backup(
         warnings: Mutex::new(Vec::new()),
         excludes: Excludes::new(&opts.excludes)?,
         repo_root: fs::canonicalize(&repo_root).ok(),
-        observer: (opts.detect && matches!(input, BackupInput::Paths(_))).then(Observer::default),
+        observer: (opts.detect && matches!(input, BackupInput::Paths(_))).then(|| {
+            if parent.is_some() {
+                Observer::default()
+            } else {
+                Observer::summaries_only()
+            }
+        }),
     };
     let (tree, counters) = match input {
         BackupInput::Paths(_) => {

@@ -1,4 +1,5 @@
-//! Reading the parent generation's trees ahead of the backup walker.
+//! Reading trees ahead of a depth-first walk: the backup walker's parent-generation trees, and
+//! restore's walk of the generation it restores.
 //!
 //! Change detection compares each directory with the same directory of the parent generation, so
 //! the walker needs that parent tree (read from a pack, decrypted, decompressed, parsed) before it
@@ -38,38 +39,37 @@ pub fn parent_map(repo: &Repository, subtree: Option<&BlobId>) -> ParentMap {
     }
 }
 
-enum Slot {
+enum Slot<T> {
     /// Requested, waiting on the stack.
     Queued,
     /// A helper is reading it.
     Reading,
-    Ready(ParentMap),
+    Ready(T),
 }
 
-#[derive(Default)]
-struct State {
+struct State<T> {
     stack: Vec<BlobId>,
-    slots: HashMap<BlobId, Slot>,
+    slots: HashMap<BlobId, Slot<T>>,
     closed: bool,
 }
 
-pub struct TreePrefetch<'a> {
+/// Trees read ahead by helper threads, each turned into a `T` by `load` (a parsed tree, a map by
+/// name). Helpers run [`TreePrefetch::serve`] until [`TreePrefetch::close`].
+pub struct TreePrefetch<'a, T = ParentMap> {
     repo: &'a Repository,
-    state: Mutex<State>,
+    load: fn(&Repository, &BlobId) -> T,
+    state: Mutex<State<T>>,
     changed: Condvar,
 }
 
-impl<'a> TreePrefetch<'a> {
-    pub fn new(repo: &'a Repository) -> Self {
-        TreePrefetch {
-            repo,
-            state: Mutex::new(State::default()),
-            changed: Condvar::new(),
-        }
-    }
+fn load_parent_map(repo: &Repository, id: &BlobId) -> ParentMap {
+    parent_map(repo, Some(id))
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+impl<'a> TreePrefetch<'a, ParentMap> {
+    /// Prefetch of parent-generation trees as maps by name (the backup walker's).
+    pub fn new(repo: &'a Repository) -> Self {
+        Self::with_loader(repo, load_parent_map)
     }
 
     /// Ask for the trees of the subdirectories in `parent` (called when the walker enters the
@@ -80,27 +80,58 @@ impl<'a> TreePrefetch<'a> {
             .filter(|(_, n)| n.node_type == NodeType::Dir)
             .filter_map(|(name, n)| n.subtree.map(|s| (name, s)))
             .collect();
-        if subdirs.is_empty() {
-            return;
+        // Name order: the order the walker visits them in.
+        subdirs.sort_by(|a, b| a.0.cmp(b.0));
+        self.request(subdirs.into_iter().map(|(_, id)| id));
+    }
+
+    /// The parent map of `subtree`: prefetched, being prefetched (waited for), or read now.
+    pub fn take(&self, subtree: Option<&BlobId>) -> ParentMap {
+        match subtree {
+            Some(id) => self.get(id),
+            None => ParentMap::new(),
         }
-        // Reverse name order on the stack, so the first subdirectory the walker visits is on top.
-        subdirs.sort_by(|a, b| b.0.cmp(a.0));
+    }
+}
+
+impl<'a, T> TreePrefetch<'a, T> {
+    pub fn with_loader(repo: &'a Repository, load: fn(&Repository, &BlobId) -> T) -> Self {
+        TreePrefetch {
+            repo,
+            load,
+            state: Mutex::new(State {
+                stack: Vec::new(),
+                slots: HashMap::new(),
+                closed: false,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<T>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ask for these trees, given in the order the walk will visit them.
+    pub fn request(&self, ids: impl DoubleEndedIterator<Item = BlobId>) {
         let mut st = self.lock();
-        for (_, id) in subdirs {
+        let before = st.stack.len();
+        // Reverse order on the stack, so the first one the walker visits is on top.
+        for id in ids.rev() {
             if let std::collections::hash_map::Entry::Vacant(v) = st.slots.entry(id) {
                 v.insert(Slot::Queued);
                 st.stack.push(id);
             }
         }
+        let added = st.stack.len() > before;
         drop(st);
-        self.changed.notify_all();
+        if added {
+            self.changed.notify_all();
+        }
     }
 
-    /// The parent map of `subtree`: prefetched, being prefetched (waited for), or read now.
-    pub fn take(&self, subtree: Option<&BlobId>) -> ParentMap {
-        let Some(id) = subtree else {
-            return ParentMap::new();
-        };
+    /// The loaded tree `id`: prefetched, being prefetched (waited for), or loaded now.
+    pub fn get(&self, id: &BlobId) -> T {
         let mut st = self.lock();
         loop {
             match st.slots.remove(id) {
@@ -112,7 +143,7 @@ impl<'a> TreePrefetch<'a> {
                 // Queued (its stack entry is skipped by the helpers) or never requested.
                 Some(Slot::Queued) | None => {
                     drop(st);
-                    return parent_map(self.repo, Some(id));
+                    return (self.load)(self.repo, id);
                 }
             }
         }
@@ -134,9 +165,9 @@ impl<'a> TreePrefetch<'a> {
             }
             st.slots.insert(id, Slot::Reading);
             drop(st);
-            let map = parent_map(self.repo, Some(&id));
+            let loaded = (self.load)(self.repo, &id);
             st = self.lock();
-            st.slots.insert(id, Slot::Ready(map));
+            st.slots.insert(id, Slot::Ready(loaded));
             self.changed.notify_all();
         }
     }

@@ -27,7 +27,7 @@ use kura_repo::Repository;
 
 use crate::error::{EngineError, Result};
 use crate::progress::Progress;
-use crate::walk::walk_tree;
+use crate::walk::walk_tree_ahead;
 
 #[derive(Clone, Debug, Default)]
 pub struct RestoreOptions {
@@ -101,7 +101,7 @@ fn plan(
     includes: &Option<GlobSet>,
 ) -> Result<Vec<Item>> {
     let mut all: Vec<(Vec<u8>, Node)> = Vec::new();
-    walk_tree(repo, &snapshot.tree, b"", &mut |e| {
+    walk_tree_ahead(repo, &snapshot.tree, b"", &mut |e| {
         all.push((e.path.clone(), e.node.clone()));
         Ok(true)
     })?;
@@ -303,6 +303,7 @@ pub fn restore_items(
         }
         files.push(i);
     }
+    sort_by_pack(repo, &items, &mut files);
     let (nfiles, nbytes) = restore_files(&r, &items, &files, opts.threads);
     summary.files = nfiles;
     summary.bytes = nbytes;
@@ -329,6 +330,20 @@ pub fn restore_items(
     }
     summary.problems = r.problems.into_inner().unwrap_or_else(|p| p.into_inner());
     Ok(summary)
+}
+
+/// Restore files in the order their data lies in the packs (by their first chunk), so each pack
+/// is read front to back, a few files at a time, instead of in the order of the directory tree.
+fn sort_by_pack(repo: &Repository, items: &[Item], files: &mut [usize]) {
+    let index = repo.index();
+    files.sort_by_cached_key(|&i| {
+        items[i]
+            .node
+            .content
+            .first()
+            .and_then(|id| index.get(id))
+            .map_or((u32::MAX, 0), |(_, loc)| (loc.pack, loc.offset))
+    });
 }
 
 fn restore_files(r: &Restorer, items: &[Item], files: &[usize], threads: usize) -> (u64, u64) {
