@@ -100,12 +100,12 @@ times_table() { # mode
   done
 }
 
-cpu_seconds() { # tool phase mode
+cpu_seconds() { # tool phase mode [decimals]
   local u s
   u=$(result "$1" "$2" "$3" 6)
   s=$(result "$1" "$2" "$3" 7)
   [ "$u" = n/a ] && { echo n/a; return; }
-  awk -v u="$u" -v s="$s" 'BEGIN { printf "%.1f\n", u + s }'
+  awk -v u="$u" -v s="$s" -v d="${4:-1}" 'BEGIN { printf "%.*f\n", d, u + s }'
 }
 
 cpu_table() {
@@ -192,6 +192,23 @@ machine_section() {
   fi
 }
 
+# Issue 6: backup with ransomware detection on (Kura's default) against `--no-detect`, same data.
+detection_section() {
+  local ph on off con coff wr cr
+  [ "$(result kura-nodetect initial warm 4)" = n/a ] && return 0
+  echo "| detection overhead (warm) | with detection, s | --no-detect, s | wall ratio | CPU s with | CPU s without | CPU ratio | target | met (wall) | met (CPU) |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|:---:|:---:|"
+  for ph in initial nochange change; do
+    on=$(result kura "$ph" warm 4)
+    off=$(result kura-nodetect "$ph" warm 4)
+    con=$(cpu_seconds kura "$ph" warm 2)
+    coff=$(cpu_seconds kura-nodetect "$ph" warm 2)
+    wr=$(fdiv "$on" "$off")
+    cr=$(fdiv "$con" "$coff")
+    echo "| $(phase_label "$ph") | $on | $off | ${wr}× | $con | $coff | ${cr}× | ≤ 1.10× | $(met "$wr" 1.10) | $(met "$cr" 1.10) |"
+  done
+}
+
 report_full() {
   echo "## Kura and its peers on the $SIZE hospital data set"
   echo
@@ -211,6 +228,8 @@ report_full() {
   size_table
   echo
   cpu_table
+  echo
+  detection_section
   echo
   ceilings_section
   echo

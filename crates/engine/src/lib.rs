@@ -7,6 +7,8 @@
 #![forbid(unsafe_code)]
 
 pub mod backup;
+#[cfg(test)]
+mod backup_tests;
 pub mod check;
 pub mod chunker;
 pub mod clean;
@@ -15,6 +17,7 @@ pub mod diff;
 pub mod error;
 pub mod exclude;
 pub mod fsmeta;
+pub mod prefetch;
 pub mod progress;
 pub mod prune;
 pub mod repair;

@@ -27,7 +27,7 @@ use kura_repo::Repository;
 
 use crate::error::{EngineError, Result};
 use crate::progress::Progress;
-use crate::walk::walk_tree;
+use crate::walk::walk_tree_ahead;
 
 #[derive(Clone, Debug, Default)]
 pub struct RestoreOptions {
@@ -101,7 +101,7 @@ fn plan(
     includes: &Option<GlobSet>,
 ) -> Result<Vec<Item>> {
     let mut all: Vec<(Vec<u8>, Node)> = Vec::new();
-    walk_tree(repo, &snapshot.tree, b"", &mut |e| {
+    walk_tree_ahead(repo, &snapshot.tree, b"", &mut |e| {
         all.push((e.path.clone(), e.node.clone()));
         Ok(true)
     })?;
@@ -195,7 +195,21 @@ impl Restorer<'_> {
             written += data.len() as u64;
             Progress::add(&self.progress.bytes_done, data.len() as u64);
         }
+        // Through the open handle: path-based chown/chmod/utimes each walk the path again, and
+        // path lookups were a fifth of restore's CPU (BENCHMARKS.md).
+        if let Err(e) = self.apply_file_metadata(&f, &item.node) {
+            self.problem(&item.path, format!("metadata: {e}"));
+        }
         Ok(written)
+    }
+
+    fn apply_file_metadata(&self, f: &fs::File, node: &Node) -> std::io::Result<()> {
+        if self.is_root {
+            std::os::unix::fs::fchown(f, Some(node.uid), Some(node.gid))?;
+        }
+        f.set_permissions(fs::Permissions::from_mode(node.mode))?;
+        let mtime = FileTime::from_unix_time(node.mtime, node.mtime_ns);
+        filetime::set_file_handle_times(f, Some(mtime), Some(mtime))
     }
 
     fn apply_metadata(&self, path: &Path, node: &Node) -> std::io::Result<()> {
@@ -289,6 +303,7 @@ pub fn restore_items(
         }
         files.push(i);
     }
+    sort_by_pack(repo, &items, &mut files);
     let (nfiles, nbytes) = restore_files(&r, &items, &files, opts.threads);
     summary.files = nfiles;
     summary.bytes = nbytes;
@@ -317,6 +332,20 @@ pub fn restore_items(
     Ok(summary)
 }
 
+/// Restore files in the order their data lies in the packs (by their first chunk), so each pack
+/// is read front to back, a few files at a time, instead of in the order of the directory tree.
+fn sort_by_pack(repo: &Repository, items: &[Item], files: &mut [usize]) {
+    let index = repo.index();
+    files.sort_by_cached_key(|&i| {
+        items[i]
+            .node
+            .content
+            .first()
+            .and_then(|id| index.get(id))
+            .map_or((u32::MAX, 0), |(_, loc)| (loc.pack, loc.offset))
+    });
+}
+
 fn restore_files(r: &Restorer, items: &[Item], files: &[usize], threads: usize) -> (u64, u64) {
     let next = AtomicUsize::new(0);
     let totals = Mutex::new((0u64, 0u64));
@@ -334,9 +363,6 @@ fn restore_files(r: &Restorer, items: &[Item], files: &[usize], threads: usize) 
                 r.progress.set_current(&it.path.display().to_string());
                 match r.write_file(it) {
                     Ok(n) => {
-                        if let Err(e) = r.apply_metadata(&it.path, &it.node) {
-                            r.problem(&it.path, format!("metadata: {e}"));
-                        }
                         let mut t = totals.lock().unwrap_or_else(|p| p.into_inner());
                         t.0 += 1;
                         t.1 += n;
