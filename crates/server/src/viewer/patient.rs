@@ -152,22 +152,7 @@ pub async fn page(
 }
 
 fn summary(body: &mut Html, lang: Lang, s: &PatientSummary) {
-    body.raw("<table id=\"demographics\"><tr>");
-    for k in ["by_id", "name", "kana", "sex", "birth", "admission"] {
-        body.el("th", t(lang, k));
-    }
-    body.raw("</tr><tr>")
-        .el("td", &s.patient_id)
-        .el("td", &s.name_kanji)
-        .el("td", &s.name_kana);
-    body.el("td", sex_label(lang, s.sex));
-    body.el(
-        "td",
-        &s.birth_date.map(|d| d.to_string()).unwrap_or_default(),
-    );
-    body.el("td", &admission_text(lang, s.admission.as_ref()))
-        .raw("</tr></table>");
-
+    demographics(body, lang, s);
     section(body, lang, "allergies", s.allergies.is_empty());
     for a in &s.allergies {
         body.raw("<li class=\"allergy\">").text(&a.text);
@@ -192,38 +177,66 @@ fn summary(body: &mut Html, lang: Lang, s: &PatientSummary) {
         badges(body, lang, &d.indications, d.suspected);
         body.raw("</li>");
     }
+    medications(body, lang, s);
+    results(body, lang, s);
+    documents(body, lang, s);
+    if !s.uncertain.is_empty() {
+        body.raw("<section><h2>")
+            .text(p(lang, "uncertain"))
+            .raw("</h2><ul>");
+        for u in &s.uncertain {
+            body.el("li", &format!("{} ({})", u.record_key, u.files.join(", ")));
+        }
+        body.raw("</ul></section>");
+    }
+}
+
+fn demographics(body: &mut Html, lang: Lang, s: &PatientSummary) {
+    body.raw("<table id=\"demographics\"><tr>");
+    for k in ["by_id", "name", "kana", "sex", "birth", "admission"] {
+        body.el("th", t(lang, k));
+    }
+    body.raw("</tr><tr>")
+        .el("td", &s.patient_id)
+        .el("td", &s.name_kanji);
+    body.el("td", &s.name_kana).el("td", sex_label(lang, s.sex));
+    body.el(
+        "td",
+        &s.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+    );
+    body.el("td", &admission_text(lang, s.admission.as_ref()));
+    body.raw("</tr></table>");
+}
+
+fn medications(body: &mut Html, lang: Lang, s: &PatientSummary) {
     section(body, lang, "medications", s.medications.is_empty());
     for m in &s.medications {
-        let kind = p(
-            lang,
-            if m.kind == MedicationKind::Injection {
-                "injection"
-            } else {
-                "prescription"
-            },
-        );
+        let kind = if m.kind == MedicationKind::Injection {
+            "injection"
+        } else {
+            "prescription"
+        };
         body.raw("<li>[")
-            .text(kind)
+            .text(p(lang, kind))
             .raw("] <b>")
             .text(&m.text)
             .raw("</b> ");
+        let date = m.date.as_deref().unwrap_or("");
         let parts = [
             m.dose.as_str(),
             code_text(&m.usage),
             m.duration.as_str(),
-            m.date.as_deref().unwrap_or(""),
+            date,
         ];
-        body.text(
-            &parts
-                .iter()
-                .filter(|x| !x.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join(" / "),
-        );
+        let parts: Vec<&str> = parts.into_iter().filter(|x| !x.is_empty()).collect();
+        body.text(&parts.join(" / "));
         badges(body, lang, &m.indications, false);
         body.raw("</li>");
     }
+}
+
+/// Labs and infections.
+fn results(body: &mut Html, lang: Lang, s: &PatientSummary) {
     section(body, lang, "labs", s.labs.is_empty());
     for l in &s.labs {
         body.raw("<li>")
@@ -232,11 +245,8 @@ fn summary(body: &mut Html, lang: Lang, s: &PatientSummary) {
             .text(&l.value)
             .raw("</b> ")
             .text(&l.unit);
-        for extra in [
-            l.abnormal_flag.as_str(),
-            l.reference_range.as_str(),
-            l.date.as_deref().unwrap_or(""),
-        ] {
+        let date = l.date.as_deref().unwrap_or("");
+        for extra in [l.abnormal_flag.as_str(), l.reference_range.as_str(), date] {
             if !extra.is_empty() {
                 body.raw(" / ").text(extra);
             }
@@ -253,6 +263,9 @@ fn summary(body: &mut Html, lang: Lang, s: &PatientSummary) {
             .text(i.date.as_deref().unwrap_or(""))
             .raw("</li>");
     }
+}
+
+fn documents(body: &mut Html, lang: Lang, s: &PatientSummary) {
     section(body, lang, "documents", s.documents.is_empty());
     for d in &s.documents {
         let title = if d.title.is_empty() {
@@ -272,15 +285,6 @@ fn summary(body: &mut Html, lang: Lang, s: &PatientSummary) {
         body.raw("</li>");
     }
     body.raw("</ul></section>");
-    if !s.uncertain.is_empty() {
-        body.raw("<section><h2>")
-            .text(p(lang, "uncertain"))
-            .raw("</h2><ul>");
-        for u in &s.uncertain {
-            body.el("li", &format!("{} ({})", u.record_key, u.files.join(", ")));
-        }
-        body.raw("</ul></section>");
-    }
 }
 
 /// Close the previous section (if any) and open `key`'s, with "none recorded" when empty.
