@@ -455,6 +455,51 @@ fn results(body: &mut Html, lang: Lang, repo: &str, hits: &[PatientBrief]) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn provenance(verdict: Verdict) -> Provenance {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-04-01T00:30:00Z")
+            .unwrap()
+            .to_utc();
+        Provenance {
+            snapshot: kura_format::FileId::of(b"generation"),
+            source: "<ssmix2>".into(),
+            time: t,
+            committed_at: t,
+            verdict,
+            format: "ss-mix2".into(),
+            as_of: t.date_naive(),
+        }
+    }
+
+    #[test]
+    fn the_banner_names_the_generation_and_warns_when_suspicious() {
+        let p = provenance(Verdict::Clean);
+        let mut h = Html::new();
+        banner(&mut h, Lang::Ja, &p);
+        let clean = h.into_string();
+        assert!(
+            clean.contains(&p.snapshot.short()) && clean.contains("&lt;ssmix2&gt;"),
+            "{clean}"
+        );
+        assert!(
+            clean.contains("2026-04-01 09:30 JST") && clean.contains("正常"),
+            "{clean}"
+        );
+        assert!(!clean.contains("suspicious-gen"));
+        let mut h = Html::new();
+        banner(&mut h, Lang::En, &provenance(Verdict::Suspicious));
+        let bad = h.into_string();
+        assert!(
+            bad.contains("suspicious-gen") && bad.contains("SUSPICIOUS"),
+            "{bad}"
+        );
+        assert!(
+            bad.contains("check the data against another generation"),
+            "{bad}"
+        );
+    }
+
     #[test]
     fn texts_are_complete() {
         crate::web::page::check_table(super::T);
