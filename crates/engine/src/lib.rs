@@ -9,6 +9,8 @@
 pub mod backup;
 pub mod check;
 pub mod chunker;
+pub mod clinical_store;
+pub mod clinical_view;
 pub mod clean;
 pub mod detect;
 pub mod diff;

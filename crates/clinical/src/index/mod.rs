@@ -19,6 +19,7 @@
 
 mod extract;
 mod resolve;
+mod table;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -27,8 +28,8 @@ use serde::{Deserialize, Serialize};
 
 pub use self::extract::{FileExtract, FileFormat, FileOutcome};
 pub use self::resolve::{AdmissionState, AdmissionStatus, PatientSummary, UncertainRecord};
+pub use self::table::{shard_of, PatientTable, WardEntry};
 use crate::error::ClinicalError;
-use crate::kana::normalize_kana;
 use crate::model::Sex;
 
 /// Serialized format version of [`ClinicalIndex`].
@@ -147,7 +148,7 @@ impl ClinicalIndexBuilder {
             files: self.files,
             report: ParseReport::default(),
             patients: BTreeMap::new(),
-            search_keys: Vec::new(),
+            table: PatientTable::default(),
         };
         index.rebuild();
         index.report.parsed = self.parsed;
@@ -164,8 +165,8 @@ pub struct ClinicalIndex {
     files: BTreeMap<String, FileExtract>,
     report: ParseReport,
     patients: BTreeMap<String, PatientSummary>,
-    /// (normalised kana, normalised kanji, patient id), sorted by kana.
-    search_keys: Vec<(String, String, String)>,
+    /// Briefs and search keys of `patients`.
+    table: PatientTable,
 }
 
 #[derive(Serialize)]
@@ -219,7 +220,7 @@ impl TryFrom<IndexRepr> for ClinicalIndex {
                 .collect(),
             report: repr.report,
             patients: BTreeMap::new(),
-            search_keys: Vec::new(),
+            table: PatientTable::default(),
         };
         let (parsed, reused) = (index.report.parsed, index.report.reused);
         index.rebuild();
@@ -244,18 +245,7 @@ impl ClinicalIndex {
         let (patients, report) = resolve::resolve(&self.files, self.as_of);
         self.patients = patients;
         self.report = report;
-        self.search_keys = self
-            .patients
-            .values()
-            .map(|p| {
-                (
-                    normalize_kana(&p.name_kana),
-                    normalize_kana(&p.name_kanji),
-                    p.patient_id.clone(),
-                )
-            })
-            .collect();
-        self.search_keys.sort();
+        self.table = PatientTable::new(self.patients.values().map(brief_of).collect());
     }
 
     /// The date the medication window ends at.
@@ -282,68 +272,60 @@ impl ClinicalIndex {
         self.patients.keys().map(String::as_str)
     }
 
+    /// Every patient's summary, by patient ID.
+    pub fn summaries(&self) -> impl Iterator<Item = &PatientSummary> {
+        self.patients.values()
+    }
+
+    /// The briefs and search keys of every patient.
+    pub fn table(&self) -> &PatientTable {
+        &self.table
+    }
+
     /// Patients whose kana (or kanji) name contains `query` after normalisation (half-width,
     /// hiragana and spaces folded). Prefix matches come first, then other matches, each in
     /// kana order. An empty query matches nothing.
     pub fn search_kana(&self, query: &str) -> Vec<PatientBrief> {
-        let q = normalize_kana(query);
-        if q.is_empty() {
-            return Vec::new();
-        }
-        let mut prefix = Vec::new();
-        let mut contains = Vec::new();
-        for (kana, kanji, id) in &self.search_keys {
-            if kana.starts_with(&q) || kanji.starts_with(&q) {
-                prefix.push(id);
-            } else if kana.contains(&q) || kanji.contains(&q) {
-                contains.push(id);
-            }
-        }
-        prefix
-            .into_iter()
-            .chain(contains)
-            .filter_map(|id| self.brief(id))
-            .collect()
+        self.table.search_kana(query)
     }
 
     /// Patients born on `date`.
     pub fn search_birth(&self, date: NaiveDate) -> Vec<PatientBrief> {
-        self.patients
-            .values()
-            .filter(|p| p.birth_date == Some(date))
-            .filter_map(|p| self.brief(&p.patient_id))
-            .collect()
+        self.table.search_birth(date)
     }
 
     /// Currently admitted patients, ordered by ward, room, bed.
     pub fn inpatients(&self) -> Vec<PatientBrief> {
-        let mut list: Vec<PatientBrief> = self
-            .patients
-            .values()
-            .filter(|p| {
-                p.admission
-                    .as_ref()
-                    .is_some_and(|a| a.state == AdmissionState::Admitted)
-            })
-            .filter_map(|p| self.brief(&p.patient_id))
-            .collect();
-        list.sort_by_key(|b| {
-            let a = b.admission.clone();
-            a.map(|a| (a.ward, a.room, a.bed)).unwrap_or_default()
-        });
-        list
+        self.table.inpatients()
     }
 
-    fn brief(&self, patient_id: &str) -> Option<PatientBrief> {
-        let p = self.patients.get(patient_id)?;
-        Some(PatientBrief {
-            patient_id: p.patient_id.clone(),
-            name_kanji: p.name_kanji.clone(),
-            name_kana: p.name_kana.clone(),
-            sex: p.sex,
-            birth_date: p.birth_date,
-            admission: p.admission.clone(),
-        })
+    /// The printed ward list: current inpatients (of `ward`, if given) ordered by ward, room
+    /// and bed, with their allergies and current prescriptions and injections.
+    pub fn ward_list(&self, ward: Option<&str>) -> Vec<WardEntry> {
+        self.inpatients()
+            .into_iter()
+            .filter(|b| ward.is_none_or(|w| b.admission.as_ref().is_some_and(|a| a.ward == w)))
+            .filter_map(|b| {
+                let s = self.patients.get(&b.patient_id)?;
+                Some(WardEntry {
+                    allergies: s.allergies.clone(),
+                    medications: s.medications.clone(),
+                    patient: b,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The search-table row of a summary.
+pub fn brief_of(p: &PatientSummary) -> PatientBrief {
+    PatientBrief {
+        patient_id: p.patient_id.clone(),
+        name_kanji: p.name_kanji.clone(),
+        name_kana: p.name_kana.clone(),
+        sex: p.sex,
+        birth_date: p.birth_date,
+        admission: p.admission.clone(),
     }
 }
 

@@ -22,7 +22,7 @@ use kura_format::{BlobId, FileId};
 use kura_repo::snapshots::SnapshotEntry;
 use kura_repo::Repository;
 
-use super::store::NotParsed;
+use kura_engine::clinical_store::NotParsed;
 
 /// Files larger than this are not parsed: no SS-MIX2 message or JP-CLINS bundle comes near it,
 /// and reading a stray multi-gigabyte image into memory would stall the backup.
