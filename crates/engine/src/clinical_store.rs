@@ -251,12 +251,12 @@ pub fn save(repo: &Repository, index: &ClinicalIndex, mut manifest: Manifest) ->
     })
 }
 
-fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
+pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(|e| ClinicalStoreError::Encode(e.to_string()))
 }
 
 /// Cut `bytes` into content-defined pieces (so that an unchanged stretch is stored once).
-fn write_pieces(
+pub(crate) fn write_pieces(
     repo: &Repository,
     writer: &BlobWriter,
     bytes: &[u8],

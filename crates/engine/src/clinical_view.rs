@@ -79,8 +79,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Loaded {
-    fn read(repo: &Repository, gen: &IndexedGeneration) -> Result<Loaded> {
-        let manifest = clinical_store::load_manifest(repo, &gen.entry.id, &gen.manifest_id)?;
+    fn read(repo: &Repository, snapshot: &FileId, manifest_id: &BlobId) -> Result<Loaded> {
+        let manifest = clinical_store::load_manifest(repo, snapshot, manifest_id)?;
         let whole = if manifest.is_sharded() {
             None
         } else {
@@ -255,7 +255,7 @@ impl ClinicalView {
         let data = match cache.get(&gen.manifest_id) {
             Some(d) => d,
             None => {
-                let d = Arc::new(Loaded::read(repo, gen)?);
+                let d = Arc::new(Loaded::read(repo, &gen.entry.id, &gen.manifest_id)?);
                 cache.put(gen.manifest_id, d.clone());
                 d
             }
@@ -454,6 +454,10 @@ impl ClinicalView {
         Ok(all.iter().filter(in_ward).cloned().collect())
     }
 }
+
+#[cfg(test)]
+#[path = "clinical_tests.rs"]
+mod clinical_tests;
 
 #[cfg(test)]
 mod tests {
