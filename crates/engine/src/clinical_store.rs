@@ -25,12 +25,12 @@
 //! durable), then the record. A crash before the record leaves only unreferenced blobs, which
 //! prune removes; a record never points at blobs that are not durable.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kura_clinical::{
-    shard_of, ClinicalIndex, FileFormat, ParseReport, PatientBrief, PatientSummary, PatientTable,
-    WardEntry,
+    shard_of, ClinicalIndex, FileExtract, FileFormat, ParseReport, PatientBrief, PatientSummary,
+    PatientTable, WardEntry,
 };
 use kura_format::pack::BlobKind;
 use kura_format::{BlobId, FileId};
@@ -427,6 +427,18 @@ fn read_part(repo: &Repository, m: &Manifest, id: &BlobId) -> Result<Vec<u8>> {
 pub fn load_index(repo: &Repository, m: &Manifest) -> Result<ClinicalIndex> {
     let json = read_pieces(repo, m, &m.pieces, m.index_bytes)?;
     ClinicalIndex::from_json(&json).map_err(|e| {
+        damaged(
+            format!("clinical index of generation {}", m.snapshot.short()),
+            format!("cannot be decoded: {e}"),
+        )
+    })
+}
+
+/// The extracts of an index by relative path, without resolving summaries: what the next
+/// backup reuses ([`kura_clinical::ClinicalIndexBuilder::with_extracts`]).
+pub fn load_extracts(repo: &Repository, m: &Manifest) -> Result<BTreeMap<String, FileExtract>> {
+    let json = read_pieces(repo, m, &m.pieces, m.index_bytes)?;
+    ClinicalIndex::extracts_from_json(&json).map_err(|e| {
         damaged(
             format!("clinical index of generation {}", m.snapshot.short()),
             format!("cannot be decoded: {e}"),

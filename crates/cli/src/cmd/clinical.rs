@@ -93,13 +93,13 @@ fn previous_index(
         .or_else(|| candidates.iter().find(|g| g.entry.id != entry.id))?;
     let loaded = store::load_manifest(repo, &gen.entry.id, &gen.manifest_id).and_then(|m| {
         let index = (m.format == format)
-            .then(|| store::load_index(repo, &m))
+            .then(|| store::load_extracts(repo, &m))
             .transpose()?;
         Ok((m, index))
     });
     match loaded {
-        Ok((m, Some(index))) => Some(build::Previous {
-            index,
+        Ok((m, Some(files))) => Some(build::Previous {
+            files,
             tree: gen.entry.snapshot.tree,
             paths: gen.entry.snapshot.paths.clone(),
             not_parsed: m.not_parsed,

@@ -91,7 +91,12 @@ pub struct ClinicalIndexBuilder {
 
 impl ClinicalIndexBuilder {
     pub fn new(previous: Option<ClinicalIndex>) -> Self {
-        let previous = previous.map(|p| p.files).unwrap_or_default();
+        ClinicalIndexBuilder::with_extracts(previous.map(|p| p.files).unwrap_or_default())
+    }
+
+    /// A builder reusing `previous` extracts (from [`ClinicalIndex::extracts_from_json`]): no
+    /// summaries are resolved for them, which at 100,000 patients saves most of the load.
+    pub fn with_extracts(previous: BTreeMap<String, FileExtract>) -> Self {
         ClinicalIndexBuilder {
             previous: previous.into_iter().collect(),
             files: BTreeMap::new(),
@@ -239,6 +244,28 @@ impl ClinicalIndex {
     /// Load an index written by [`Self::to_json`].
     pub fn from_json(bytes: &[u8]) -> Result<ClinicalIndex, ClinicalError> {
         Ok(serde_json::from_slice(bytes)?)
+    }
+
+    /// The extracts of an index written by [`Self::to_json`], by relative path, without
+    /// resolving summaries: what the next backup reuses.
+    pub fn extracts_from_json(
+        bytes: &[u8],
+    ) -> Result<BTreeMap<String, FileExtract>, ClinicalError> {
+        let repr: IndexRepr = serde_json::from_slice(bytes)?;
+        if repr.format_version != INDEX_FORMAT_VERSION {
+            return Err(ClinicalError::IndexVersion {
+                found: repr.format_version,
+                supported: INDEX_FORMAT_VERSION,
+            });
+        }
+        Ok(repr
+            .files
+            .into_iter()
+            .map(|mut f| {
+                f.rederive();
+                (f.rel_path.clone(), f)
+            })
+            .collect())
     }
 
     fn rebuild(&mut self) {
