@@ -85,4 +85,11 @@ else
   cargo test --workspace --locked
 fi
 
+# The benchmark as a smoke test only (a tiny data set, Kura alone, no timing asserted): it must
+# keep running from a clean checkout.
+log "benchmark smoke run (bench/compare.sh --tiny)"
+bench_dir=$(mktemp -d /tmp/kura-bench-ci.XXXXXX)
+bench/compare.sh --tiny --debug --tools kura --workdir "$bench_dir/bench"
+rm -rf "$bench_dir"
+
 log "all tests passed"

@@ -68,8 +68,9 @@ pub mod synth;
 pub use error::{ClinicalError, SkipReason};
 pub use fhir::parse_fhir_bytes;
 pub use index::{
-    AdmissionState, AdmissionStatus, ClinicalIndex, ClinicalIndexBuilder, FileExtract, FileFormat,
-    FileOutcome, ParseReport, PatientBrief, PatientSummary, UncertainRecord,
+    shard_of, AdmissionState, AdmissionStatus, ClinicalIndex, ClinicalIndexBuilder, FileExtract,
+    FileFormat, FileOutcome, ParseReport, PatientBrief, PatientSummary, PatientTable,
+    UncertainRecord, WardEntry,
 };
 pub use ssmix2::parse_ssmix2_bytes;
 

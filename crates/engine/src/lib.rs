@@ -11,6 +11,8 @@ pub mod backup;
 mod backup_tests;
 pub mod check;
 pub mod chunker;
+pub mod clinical_store;
+pub mod clinical_view;
 pub mod clean;
 pub mod detect;
 pub mod diff;

@@ -15,6 +15,9 @@
 //! | GET    | `/whoami`                             | a valid credential                          |
 //! | POST   | `/login`                              | none (password + TOTP; answers a session id)|
 //!
+//! The web pages (`/`, `/web/...`, `/console/...`, `/viewer/...`) are merged in from
+//! [`crate::web::routes`] and authenticate with a session cookie instead.
+//!
 //! Every request but `/login` carries `Authorization: Bearer <token or session id>`. Answers:
 //! 200/201 with the body, or an error status with a one-line text body that the client shows
 //! as is (403 names the missing permission, 409 means "exists, never overwritten").
@@ -57,6 +60,7 @@ pub fn router(vault: Arc<Vault>) -> Router {
         .route("/audit", get(audit_export))
         .route("/whoami", get(whoami))
         .route("/login", post(login))
+        .merge(crate::web::routes())
         .fallback(unknown)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(vault)

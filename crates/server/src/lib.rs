@@ -21,6 +21,9 @@
 //! - **Copies a takeover cannot reach** ([`copy`], [`media`]): generations are pulled into another
 //!   repository, re-encrypted with its key, or exported to media with a manifest.
 //!
+//! - **Web pages** ([`web`], [`console`], [`viewer`]): the console for admins and auditors and
+//!   the emergency clinical viewer for clinicians, server-rendered HTML over the same `Vault`.
+//!
 //! Layout of `data_dir`: `tls/` (certificate), `auth.json` (kura-auth), `audit.log`, `repos/NAME/`
 //! (local repositories), `keys/NAME.key` (the vault's key to each, 0600), `anchors/NAME/ID.json`.
 //! Configuration: CONFIG.md. Layers: [`http`] (TLS listener) → [`api`] (routes, thin) →
@@ -32,6 +35,7 @@ pub mod admin;
 pub mod api;
 pub mod commit;
 pub mod config;
+pub mod console;
 pub mod copy;
 pub mod error;
 mod fsutil;
@@ -42,6 +46,8 @@ pub mod perm;
 pub mod plans;
 pub mod tls;
 pub mod vault;
+pub mod viewer;
+pub mod web;
 
 pub use config::VaultConfig;
 pub use error::{Result, ServerError};

@@ -2,10 +2,11 @@
 //!
 //! `kura backup --clinical ss-mix2|fhir` calls [`after_backup`] once the generation is
 //! committed: the index is built from the generation's own tree ([`build`]), stored encrypted
-//! beside it ([`store`]), and reused by the next backup for every unchanged file. The views
-//! (`kura clinical summary|search|ward`) read the newest clean generation's index
-//! ([`select`]) and print JSON or a bilingual page ([`render`]); each view is written to the
-//! local audit log with the clinician's reason (break-glass access).
+//! beside it ([`kura_engine::clinical_store`]), and reused by the next backup for every
+//! unchanged file. The views (`kura clinical summary|search|ward`) read the newest clean
+//! generation's index ([`kura_engine::clinical_view`], shared with the vault server's emergency
+//! viewer) and print JSON or a bilingual page ([`render`]); each view is written to the local
+//! audit log with the clinician's reason (break-glass access).
 //!
 //! A failure to build the index never undoes the backup: the generation is saved and stays
 //! restorable. The hook then prints a warning naming the command that builds the index later
@@ -13,15 +14,15 @@
 
 mod build;
 mod render;
-mod select;
-mod store;
 
 use std::io::IsTerminal;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use kura_audit::Outcome;
 use kura_clinical::FileFormat;
 use kura_engine::backup::BackupResult;
+use kura_engine::clinical_store::{self as store, Manifest};
+use kura_engine::clinical_view::{indexed_generations, ClinicalCache, ClinicalView, WardEntry};
 use kura_format::FileId;
 use kura_repo::snapshots::{resolve_in, SnapshotEntry};
 use kura_repo::Repository;
@@ -30,8 +31,6 @@ use serde_json::{json, Value};
 use crate::args::Global;
 use crate::args_clinical::{ClinicalCommand, ClinicalSub, SearchBy, ViewArgs};
 use crate::{exit, open};
-use select::Loaded;
-use store::Manifest;
 
 /// Called by `kura backup --clinical FORMAT` after the generation is committed.
 pub fn after_backup(
@@ -86,21 +85,28 @@ fn previous_index(
     parent: Option<FileId>,
     format: &str,
 ) -> Option<build::Previous> {
-    let candidates = select::indexed(repo, Some(&entry.snapshot.source)).ok()?;
+    let mut warnings = Vec::new();
+    let candidates = indexed_generations(repo, Some(&entry.snapshot.source), &mut warnings).ok()?;
     let gen = candidates
         .iter()
         .find(|g| Some(g.entry.id) == parent)
         .or_else(|| candidates.iter().find(|g| g.entry.id != entry.id))?;
-    match select::load(repo, gen) {
-        Ok(l) if l.manifest.format == format => Some(build::Previous {
-            index: l.index,
-            tree: l.gen.entry.snapshot.tree,
-            paths: l.gen.entry.snapshot.paths,
-            not_parsed: l.manifest.not_parsed,
+    let loaded = store::load_manifest(repo, &gen.entry.id, &gen.manifest_id).and_then(|m| {
+        let index = (m.format == format)
+            .then(|| store::load_extracts(repo, &m))
+            .transpose()?;
+        Ok((m, index))
+    });
+    match loaded {
+        Ok((m, Some(files))) => Some(build::Previous {
+            files,
+            tree: gen.entry.snapshot.tree,
+            paths: gen.entry.snapshot.paths.clone(),
+            not_parsed: m.not_parsed,
         }),
-        Ok(_) => None,
+        Ok((_, None)) => None,
         Err(e) => {
-            eprintln!("warning: previous clinical index not reused ({e:#}): every file is parsed");
+            eprintln!("warning: previous clinical index not reused ({e}): every file is parsed");
             None
         }
     }
@@ -117,20 +123,15 @@ fn index_generation(
     let started = std::time::Instant::now();
     let previous = previous_index(repo, entry, parent, format_name);
     let built = build::build(repo, entry, format, previous, threads(g))?;
-    let manifest = Manifest {
-        kind: String::new(),
-        version: 0,
-        snapshot: entry.id,
-        source: entry.snapshot.source.clone(),
-        format: store::format_name(format).into(),
-        as_of: built.index.as_of(),
-        created_at: chrono::Utc::now(),
-        index_bytes: 0,
-        pieces: Vec::new(),
-        report: built.index.report().clone(),
-        not_parsed: built.not_parsed.clone(),
-    };
-    let stored = store::save(repo, &built.index, manifest)?;
+    let manifest = Manifest::new(
+        entry.id,
+        &entry.snapshot.source,
+        format,
+        &built.index,
+        built.not_parsed.clone(),
+    );
+    let stored = store::save(repo, &built.index, manifest)
+        .context("writing the clinical index to the repository")?;
     let r = built.index.report();
     if g.json {
         let v = json!({
@@ -204,9 +205,17 @@ fn audit(target: &str, view: &str, reason: &Option<String>, outcome: Outcome, ex
 fn summary(g: &Global, patient: &str, view: &ViewArgs) -> Result<i32> {
     let why = reason(view);
     let repo = open::open_with_index(g)?;
-    match select::find_patient(&repo, view, patient) {
+    let found = ClinicalView::find_patient(
+        &repo,
+        ClinicalCache::shared(),
+        view.source.as_deref(),
+        view.snapshot.as_deref(),
+        patient,
+    );
+    match found {
         Ok((loaded, s)) => {
-            let gen = loaded.gen.entry.id.to_hex();
+            print_warnings(&loaded);
+            let gen = loaded.generation().entry.id.to_hex();
             audit(
                 patient,
                 "summary",
@@ -222,7 +231,7 @@ fn summary(g: &Global, patient: &str, view: &ViewArgs) -> Result<i32> {
             Ok(exit::SUCCESS)
         }
         Err(e) => {
-            let err = format!("{e:#}");
+            let err = e.to_string();
             audit(
                 patient,
                 "summary",
@@ -230,9 +239,28 @@ fn summary(g: &Global, patient: &str, view: &ViewArgs) -> Result<i32> {
                 Outcome::Failure,
                 json!({"error": err}),
             );
-            Err(e)
+            Err(e.into())
         }
     }
+}
+
+/// Problems met while choosing the generation go to stderr; the view itself proceeds.
+fn print_warnings(view: &ClinicalView) {
+    for w in view.warnings() {
+        eprintln!("warning: {w}");
+    }
+}
+
+/// The views that lists (search, ward) read.
+fn list_views(repo: &Repository, view: &ViewArgs) -> Result<Vec<ClinicalView>> {
+    let views = ClinicalView::newest_per_source(
+        repo,
+        ClinicalCache::shared(),
+        view.source.as_deref(),
+        view.snapshot.as_deref(),
+    )?;
+    views.iter().for_each(print_warnings);
+    Ok(views)
 }
 
 fn search(g: &Global, by: &SearchBy, view: &ViewArgs) -> Result<i32> {
@@ -243,13 +271,13 @@ fn search(g: &Global, by: &SearchBy, view: &ViewArgs) -> Result<i32> {
         (None, None) => anyhow::bail!("give --kana NAME or --birth YYYY-MM-DD"),
     };
     let repo = open::open_with_index(g)?;
-    let loaded = select::newest_per_source(&repo, view)?;
+    let loaded = list_views(&repo, view)?;
     let mut rows: Vec<(Value, String)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for l in &loaded {
         let hits = match (&by.kana, by.birth) {
-            (Some(k), _) => l.index.search_kana(k),
-            (None, Some(d)) => l.index.search_birth(d),
+            (Some(k), _) => l.search_kana(&repo, k)?,
+            (None, Some(d)) => l.search_birth(&repo, d)?,
             (None, None) => Vec::new(),
         };
         for b in hits {
@@ -289,7 +317,7 @@ fn search(g: &Global, by: &SearchBy, view: &ViewArgs) -> Result<i32> {
 fn ward_list(g: &Global, ward: Option<&str>, view: &ViewArgs) -> Result<i32> {
     let why = reason(view);
     let repo = open::open_with_index(g)?;
-    let loaded = select::newest_per_source(&repo, view)?;
+    let loaded = list_views(&repo, view)?;
     let mut out: Vec<Value> = Vec::new();
     let mut text = String::new();
     for l in &loaded {
@@ -297,7 +325,7 @@ fn ward_list(g: &Global, ward: Option<&str>, view: &ViewArgs) -> Result<i32> {
             "══ 病棟患者一覧 Ward list ══\n{}\n",
             render::generation_line(l)
         ));
-        append_ward(l, ward, &mut out, &mut text);
+        append_ward(l, l.ward_list(&repo, ward)?, &mut out, &mut text);
     }
     let gens: Vec<Value> = loaded.iter().map(render::generation_json).collect();
     audit(
@@ -315,15 +343,11 @@ fn ward_list(g: &Global, ward: Option<&str>, view: &ViewArgs) -> Result<i32> {
     Ok(exit::SUCCESS)
 }
 
-/// Inpatients of one index (optionally one ward) with allergies and current prescriptions.
-fn append_ward(l: &Loaded, ward: Option<&str>, out: &mut Vec<Value>, text: &mut String) {
+/// Inpatients of one index with allergies and current prescriptions, grouped by ward.
+fn append_ward(l: &ClinicalView, list: Vec<WardEntry>, out: &mut Vec<Value>, text: &mut String) {
     let mut current_ward = None;
-    for b in l.index.inpatients() {
-        let Some(a) = &b.admission else { continue };
-        if ward.is_some_and(|w| w != a.ward) {
-            continue;
-        }
-        let Some(s) = l.index.summary(&b.patient_id) else {
+    for e in list {
+        let Some(a) = &e.patient.admission else {
             continue;
         };
         if current_ward != Some(a.ward.clone()) {
@@ -334,22 +358,22 @@ fn append_ward(l: &Loaded, ward: Option<&str>, out: &mut Vec<Value>, text: &mut 
             "  {}-{}  {}\n",
             a.room,
             a.bed,
-            render::brief_line(&b)
+            render::brief_line(&e.patient)
         ));
-        let allergies: Vec<&str> = s.allergies.iter().map(|x| x.text.as_str()).collect();
+        let allergies: Vec<&str> = e.allergies.iter().map(|x| x.text.as_str()).collect();
         let shown = if allergies.is_empty() {
             "なし none recorded".to_string()
         } else {
             allergies.join("、")
         };
         text.push_str(&format!("      アレルギー Allergies: {shown}\n"));
-        for m in &s.medications {
+        for m in &e.medications {
             text.push_str(&format!("      {}\n", render::medication_line(m)));
         }
-        let mut row = render::brief_json(&b, l);
+        let mut row = render::brief_json(&e.patient, l);
         if let Value::Object(map) = &mut row {
-            map.insert("allergies".into(), json!(s.allergies));
-            map.insert("prescriptions".into(), json!(s.medications));
+            map.insert("allergies".into(), json!(e.allergies));
+            map.insert("prescriptions".into(), json!(e.medications));
         }
         out.push(row);
     }
@@ -358,7 +382,12 @@ fn append_ward(l: &Loaded, ward: Option<&str>, out: &mut Vec<Value>, text: &mut 
 fn list(g: &Global, source: Option<&str>) -> Result<i32> {
     let repo = open::open_with_index(g)?;
     let mut rows = Vec::new();
-    for gen in select::indexed(&repo, source)? {
+    let mut warnings = Vec::new();
+    let gens = indexed_generations(&repo, source, &mut warnings)?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    for gen in gens {
         let s = &gen.entry.snapshot;
         match store::load_manifest(&repo, &gen.entry.id, &gen.manifest_id) {
             Ok(m) => {
@@ -379,7 +408,7 @@ fn list(g: &Global, source: Option<&str>) -> Result<i32> {
                     "report": m.report, "not_parsed": m.not_parsed,
                 }));
             }
-            Err(e) => eprintln!("warning: generation {}: {e:#}", gen.entry.id.short()),
+            Err(e) => eprintln!("warning: generation {}: {e}", gen.entry.id.short()),
         }
     }
     if g.json {

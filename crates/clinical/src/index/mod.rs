@@ -1,24 +1,31 @@
 //! The clinical index: per-file extracts plus the per-patient summaries resolved from them.
 //!
 //! Incremental by construction. The index stores one [`FileExtract`] per file, keyed by
-//! relative path and the caller's content id. The next backup passes the previous index to
-//! [`ClinicalIndexBuilder::new`]; for every file it first asks
+//! relative path and the caller's content id. The next backup passes the previous extracts to
+//! [`ClinicalIndexBuilder::with_extracts`] (read with [`ClinicalIndex::extracts_from_json`],
+//! which does not resolve summaries); for every file it first asks
 //! [`ClinicalIndexBuilder::keep_unchanged`], which moves the old extract over when the content
 //! id matches, and only otherwise reads the bytes with [`ClinicalIndexBuilder::add_file`].
 //! Files absent from the new run simply disappear. [`ClinicalIndexBuilder::finish`] resolves
 //! versions (SS-MIX2 condition flags, re-sent JP-CLINS Bundle-IDs) into [`PatientSummary`]s.
 //!
-//! Serialization stores only the extracts, the `as_of` date and the report; summaries are
-//! rebuilt on load (`serde(try_from)`), which halves the size and cannot go stale. Fields an
-//! SS-MIX2 path determines (record key, version, flag) are not stored either.
+//! Serialization ([`ClinicalIndex::to_json`]) stores only the extracts, the `as_of` date and
+//! the report; summaries are rebuilt on load (`serde(try_from)`). Fields an SS-MIX2 path
+//! determines (record key, version, flag) are not stored either. Resolving 100,000 patients on
+//! every lookup is far too slow, so the repository also stores the resolved summaries in
+//! shards ([`shard_of`]) and the [`PatientTable`] (kura-engine `clinical_store`, FORMAT.md
+//! §15.1); this crate stays pure and defines only what those documents hold.
 //!
 //! Size (measured by `tests/synth_roundtrip.rs` on synthetic patients with ~21 files each and
 //! 64-hex content ids): about 14 KB of JSON per patient, i.e. ~1.4 GB for 100,000 patients;
 //! gzip brings it to ~0.7 KB and zstd -3 to ~0.5 KB per patient (~50 MB per 100,000). Store
 //! it compressed. Size grows with the number of files per patient, not with their bytes.
+//! (kura-engine's `clinical_index_at_scale` measured 952 MB of extracts JSON for 100,000
+//! patients with ~17 files each, stored as ~74 MB with the shards and tables.)
 
 mod extract;
 mod resolve;
+mod table;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -27,8 +34,8 @@ use serde::{Deserialize, Serialize};
 
 pub use self::extract::{FileExtract, FileFormat, FileOutcome};
 pub use self::resolve::{AdmissionState, AdmissionStatus, PatientSummary, UncertainRecord};
+pub use self::table::{shard_of, PatientTable, WardEntry};
 use crate::error::ClinicalError;
-use crate::kana::normalize_kana;
 use crate::model::Sex;
 
 /// Serialized format version of [`ClinicalIndex`].
@@ -90,7 +97,12 @@ pub struct ClinicalIndexBuilder {
 
 impl ClinicalIndexBuilder {
     pub fn new(previous: Option<ClinicalIndex>) -> Self {
-        let previous = previous.map(|p| p.files).unwrap_or_default();
+        ClinicalIndexBuilder::with_extracts(previous.map(|p| p.files).unwrap_or_default())
+    }
+
+    /// A builder reusing `previous` extracts (from [`ClinicalIndex::extracts_from_json`]): no
+    /// summaries are resolved for them, which at 100,000 patients saves most of the load.
+    pub fn with_extracts(previous: BTreeMap<String, FileExtract>) -> Self {
         ClinicalIndexBuilder {
             previous: previous.into_iter().collect(),
             files: BTreeMap::new(),
@@ -147,7 +159,7 @@ impl ClinicalIndexBuilder {
             files: self.files,
             report: ParseReport::default(),
             patients: BTreeMap::new(),
-            search_keys: Vec::new(),
+            table: PatientTable::default(),
         };
         index.rebuild();
         index.report.parsed = self.parsed;
@@ -164,8 +176,8 @@ pub struct ClinicalIndex {
     files: BTreeMap<String, FileExtract>,
     report: ParseReport,
     patients: BTreeMap<String, PatientSummary>,
-    /// (normalised kana, normalised kanji, patient id), sorted by kana.
-    search_keys: Vec<(String, String, String)>,
+    /// Briefs and search keys of `patients`.
+    table: PatientTable,
 }
 
 #[derive(Serialize)]
@@ -219,7 +231,7 @@ impl TryFrom<IndexRepr> for ClinicalIndex {
                 .collect(),
             report: repr.report,
             patients: BTreeMap::new(),
-            search_keys: Vec::new(),
+            table: PatientTable::default(),
         };
         let (parsed, reused) = (index.report.parsed, index.report.reused);
         index.rebuild();
@@ -240,22 +252,33 @@ impl ClinicalIndex {
         Ok(serde_json::from_slice(bytes)?)
     }
 
+    /// The extracts of an index written by [`Self::to_json`], by relative path, without
+    /// resolving summaries: what the next backup reuses.
+    pub fn extracts_from_json(
+        bytes: &[u8],
+    ) -> Result<BTreeMap<String, FileExtract>, ClinicalError> {
+        let repr: IndexRepr = serde_json::from_slice(bytes)?;
+        if repr.format_version != INDEX_FORMAT_VERSION {
+            return Err(ClinicalError::IndexVersion {
+                found: repr.format_version,
+                supported: INDEX_FORMAT_VERSION,
+            });
+        }
+        Ok(repr
+            .files
+            .into_iter()
+            .map(|mut f| {
+                f.rederive();
+                (f.rel_path.clone(), f)
+            })
+            .collect())
+    }
+
     fn rebuild(&mut self) {
         let (patients, report) = resolve::resolve(&self.files, self.as_of);
         self.patients = patients;
         self.report = report;
-        self.search_keys = self
-            .patients
-            .values()
-            .map(|p| {
-                (
-                    normalize_kana(&p.name_kana),
-                    normalize_kana(&p.name_kanji),
-                    p.patient_id.clone(),
-                )
-            })
-            .collect();
-        self.search_keys.sort();
+        self.table = PatientTable::new(self.patients.values().map(brief_of).collect());
     }
 
     /// The date the medication window ends at.
@@ -282,68 +305,60 @@ impl ClinicalIndex {
         self.patients.keys().map(String::as_str)
     }
 
+    /// Every patient's summary, by patient ID.
+    pub fn summaries(&self) -> impl Iterator<Item = &PatientSummary> {
+        self.patients.values()
+    }
+
+    /// The briefs and search keys of every patient.
+    pub fn table(&self) -> &PatientTable {
+        &self.table
+    }
+
     /// Patients whose kana (or kanji) name contains `query` after normalisation (half-width,
     /// hiragana and spaces folded). Prefix matches come first, then other matches, each in
     /// kana order. An empty query matches nothing.
     pub fn search_kana(&self, query: &str) -> Vec<PatientBrief> {
-        let q = normalize_kana(query);
-        if q.is_empty() {
-            return Vec::new();
-        }
-        let mut prefix = Vec::new();
-        let mut contains = Vec::new();
-        for (kana, kanji, id) in &self.search_keys {
-            if kana.starts_with(&q) || kanji.starts_with(&q) {
-                prefix.push(id);
-            } else if kana.contains(&q) || kanji.contains(&q) {
-                contains.push(id);
-            }
-        }
-        prefix
-            .into_iter()
-            .chain(contains)
-            .filter_map(|id| self.brief(id))
-            .collect()
+        self.table.search_kana(query)
     }
 
     /// Patients born on `date`.
     pub fn search_birth(&self, date: NaiveDate) -> Vec<PatientBrief> {
-        self.patients
-            .values()
-            .filter(|p| p.birth_date == Some(date))
-            .filter_map(|p| self.brief(&p.patient_id))
-            .collect()
+        self.table.search_birth(date)
     }
 
     /// Currently admitted patients, ordered by ward, room, bed.
     pub fn inpatients(&self) -> Vec<PatientBrief> {
-        let mut list: Vec<PatientBrief> = self
-            .patients
-            .values()
-            .filter(|p| {
-                p.admission
-                    .as_ref()
-                    .is_some_and(|a| a.state == AdmissionState::Admitted)
-            })
-            .filter_map(|p| self.brief(&p.patient_id))
-            .collect();
-        list.sort_by_key(|b| {
-            let a = b.admission.clone();
-            a.map(|a| (a.ward, a.room, a.bed)).unwrap_or_default()
-        });
-        list
+        self.table.inpatients()
     }
 
-    fn brief(&self, patient_id: &str) -> Option<PatientBrief> {
-        let p = self.patients.get(patient_id)?;
-        Some(PatientBrief {
-            patient_id: p.patient_id.clone(),
-            name_kanji: p.name_kanji.clone(),
-            name_kana: p.name_kana.clone(),
-            sex: p.sex,
-            birth_date: p.birth_date,
-            admission: p.admission.clone(),
-        })
+    /// The printed ward list: current inpatients (of `ward`, if given) ordered by ward, room
+    /// and bed, with their allergies and current prescriptions and injections.
+    pub fn ward_list(&self, ward: Option<&str>) -> Vec<WardEntry> {
+        self.inpatients()
+            .into_iter()
+            .filter(|b| ward.is_none_or(|w| b.admission.as_ref().is_some_and(|a| a.ward == w)))
+            .filter_map(|b| {
+                let s = self.patients.get(&b.patient_id)?;
+                Some(WardEntry {
+                    allergies: s.allergies.clone(),
+                    medications: s.medications.clone(),
+                    patient: b,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The search-table row of a summary.
+pub fn brief_of(p: &PatientSummary) -> PatientBrief {
+    PatientBrief {
+        patient_id: p.patient_id.clone(),
+        name_kanji: p.name_kanji.clone(),
+        name_kana: p.name_kana.clone(),
+        sex: p.sex,
+        birth_date: p.birth_date,
+        admission: p.admission.clone(),
     }
 }
 

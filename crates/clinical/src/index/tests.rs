@@ -326,3 +326,33 @@ fn format_detection() {
     );
     assert_eq!(FileFormat::detect("notes.md", b"# hi"), None);
 }
+
+#[test]
+fn extracts_from_json_reuse_without_resolving() {
+    let as_of = date(2024, 6, 1);
+    let index = index_samples(as_of);
+    let json = index.to_json().unwrap();
+    let extracts = ClinicalIndex::extracts_from_json(&json).unwrap();
+    assert_eq!(&extracts, index.files());
+    // A builder seeded with them reuses every file and resolves the same summaries.
+    let mut b = ClinicalIndexBuilder::with_extracts(extracts);
+    for (path, ex) in index.files() {
+        assert!(b.keep_unchanged(path, &ex.content_id), "{path}");
+    }
+    let again = b.finish(as_of);
+    assert_eq!(again.report().reused, index.files().len());
+    let ids: Vec<&str> = index.patient_ids().collect();
+    assert!(!ids.is_empty());
+    for id in ids {
+        assert_eq!(again.summary(id), index.summary(id));
+    }
+    let wrong = String::from_utf8(json).unwrap().replacen(
+        "\"format_version\":1",
+        "\"format_version\":99",
+        1,
+    );
+    assert!(matches!(
+        ClinicalIndex::extracts_from_json(wrong.as_bytes()),
+        Err(ClinicalError::IndexVersion { found: 99, .. })
+    ));
+}

@@ -160,6 +160,27 @@ pub fn generate(config: SynthConfig) -> SynthData {
     data
 }
 
+/// Patients `range` only, SS-MIX2 files and expected facts only (no JP-CLINS bundles): for
+/// scale measurements that generate 100,000 patients in batches without holding them all.
+/// Patient numbers (and so IDs) are those of [`generate`]; the facts come from a random stream
+/// seeded by `config.seed` and `range.start`, so they differ from `generate`'s for the same
+/// patient number. `config.patients` is ignored.
+pub fn generate_ssmix2_range(config: SynthConfig, range: std::ops::Range<usize>) -> SynthData {
+    let mut rng = Rng(config.seed ^ (range.start as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut data = SynthData {
+        ssmix2: Vec::new(),
+        fhir: Vec::new(),
+        expected: Vec::new(),
+    };
+    for i in range {
+        let facts = make_facts(&mut rng, i, config.as_of);
+        data.ssmix2
+            .extend(ssmix2::write_patient(&facts, i % 2 == 1));
+        data.expected.push(expected(&facts));
+    }
+    data
+}
+
 fn days_before(as_of: NaiveDate, days: usize) -> NaiveDate {
     as_of - Duration::days(days as i64)
 }

@@ -22,7 +22,7 @@ use kura_format::{BlobId, FileId};
 use kura_repo::snapshots::SnapshotEntry;
 use kura_repo::Repository;
 
-use super::store::NotParsed;
+use kura_engine::clinical_store::NotParsed;
 
 /// Files larger than this are not parsed: no SS-MIX2 message or JP-CLINS bundle comes near it,
 /// and reading a stray multi-gigabyte image into memory would stall the backup.
@@ -80,9 +80,9 @@ struct Run<'r> {
     kept_by_tree: usize,
 }
 
-/// The index a build reuses, with the generation it describes.
+/// The extracts a build reuses, with the generation they describe.
 pub struct Previous {
-    pub index: ClinicalIndex,
+    pub files: BTreeMap<String, FileExtract>,
     pub tree: BlobId,
     pub paths: Vec<String>,
     pub not_parsed: Vec<NotParsed>,
@@ -103,21 +103,21 @@ pub fn build(
         .as_ref()
         .filter(|p| p.paths == snap.paths)
         .map(|p| p.tree);
-    let (index, prev_files, prev_not_parsed) = match previous {
+    let (extracts, prev_files, prev_not_parsed) = match previous {
         Some(p) if prev_tree.is_some() => {
-            let files = p.index.files().iter();
+            let files = p.files.iter();
             let files = files.map(|(k, ex)| (k.clone(), ex.content_id.clone()));
             let files = files.collect();
-            (Some(p.index), files, p.not_parsed)
+            (p.files, files, p.not_parsed)
         }
-        Some(p) => (Some(p.index), BTreeMap::new(), Vec::new()),
-        None => (None, BTreeMap::new(), Vec::new()),
+        Some(p) => (p.files, BTreeMap::new(), Vec::new()),
+        None => (BTreeMap::new(), BTreeMap::new(), Vec::new()),
     };
     let mut run = Run {
         repo,
         format,
         threads: threads.max(1),
-        builder: ClinicalIndexBuilder::new(index),
+        builder: ClinicalIndexBuilder::with_extracts(extracts),
         batch: Vec::with_capacity(BATCH),
         not_parsed: Vec::new(),
         prev_files,

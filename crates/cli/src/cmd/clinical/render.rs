@@ -12,7 +12,7 @@ use kura_clinical::{AdmissionState, AdmissionStatus, PatientBrief, PatientSummar
 use kura_policy::Verdict;
 use serde_json::{json, Value};
 
-use super::select::Loaded;
+use kura_engine::clinical_view::ClinicalView;
 
 pub fn verdict_label(v: Verdict) -> &'static str {
     match v {
@@ -23,30 +23,30 @@ pub fn verdict_label(v: Verdict) -> &'static str {
 }
 
 /// The generation a view comes from, as JSON.
-pub fn generation_json(l: &Loaded) -> Value {
-    let s = &l.gen.entry.snapshot;
+pub fn generation_json(l: &ClinicalView) -> Value {
+    let p = l.provenance();
     json!({
-        "id": l.gen.entry.id.to_hex(),
-        "source": s.source,
-        "time": s.time.to_rfc3339(),
-        "committed_at": s.committed_at.to_rfc3339(),
-        "verdict": l.gen.verdict.to_string(),
-        "format": l.manifest.format,
-        "as_of": l.manifest.as_of,
+        "id": p.snapshot.to_hex(),
+        "source": p.source,
+        "time": p.time.to_rfc3339(),
+        "committed_at": p.committed_at.to_rfc3339(),
+        "verdict": p.verdict.to_string(),
+        "format": p.format,
+        "as_of": p.as_of,
     })
 }
 
 /// One line naming the generation, for text pages.
-pub fn generation_line(l: &Loaded) -> String {
-    let s = &l.gen.entry.snapshot;
+pub fn generation_line(l: &ClinicalView) -> String {
+    let p = l.provenance();
     let mut line = format!(
         "出典 Source: generation {} (source {}), taken {}, 判定 verdict: {}",
-        l.gen.entry.id.short(),
-        s.source,
-        s.committed_at.format("%Y-%m-%d %H:%M UTC"),
-        verdict_label(l.gen.verdict)
+        p.snapshot.short(),
+        p.source,
+        p.committed_at.format("%Y-%m-%d %H:%M UTC"),
+        verdict_label(p.verdict)
     );
-    if l.gen.verdict == Verdict::Suspicious {
+    if p.verdict == Verdict::Suspicious {
         line.push_str("\n  ⚠ この世代はランサムウェアの疑いがあります。 This generation is suspected of ransomware damage: check the data against another generation.");
     }
     line
@@ -55,7 +55,7 @@ pub fn generation_line(l: &Loaded) -> String {
 /// The summary as one JSON object: the patient's fields, the lists `allergies`, `diagnoses`,
 /// `prescriptions` (prescriptions and injections of the last 90 days, each with its `kind`),
 /// `labs`, `infections`, `documents` (each entry with its display `text`), and `generation`.
-pub fn summary_json(l: &Loaded, s: &PatientSummary) -> Value {
+pub fn summary_json(l: &ClinicalView, s: &PatientSummary) -> Value {
     let mut v = serde_json::to_value(s).unwrap_or_else(|_| json!({}));
     if let Value::Object(map) = &mut v {
         if let Some(meds) = map.remove("medications") {
@@ -169,7 +169,7 @@ fn section(out: &mut String, title: &str, lines: Vec<String>) {
 }
 
 /// A readable page for one patient.
-pub fn summary_text(l: &Loaded, s: &PatientSummary) -> String {
+pub fn summary_text(l: &ClinicalView, s: &PatientSummary) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "══ 患者サマリー Patient summary ══");
     let _ = writeln!(out, "患者ID Patient ID: {}", s.patient_id);
@@ -189,7 +189,8 @@ pub fn summary_text(l: &Loaded, s: &PatientSummary) -> String {
     let _ = writeln!(
         out,
         "処方は {} までの90日間 Prescriptions: the 90 days up to {}",
-        l.manifest.as_of, l.manifest.as_of
+        l.manifest().as_of,
+        l.manifest().as_of
     );
     let allergies = s.allergies.iter().map(|a| {
         let cat = a.category.as_ref().map(code_text);
@@ -273,10 +274,13 @@ fn summary_text_rest(out: &mut String, s: &PatientSummary) {
 }
 
 /// One search or ward-list row.
-pub fn brief_json(b: &PatientBrief, l: &Loaded) -> Value {
+pub fn brief_json(b: &PatientBrief, l: &ClinicalView) -> Value {
     let mut v = serde_json::to_value(b).unwrap_or_else(|_| json!({}));
     if let Value::Object(map) = &mut v {
-        map.insert("generation".into(), Value::String(l.gen.entry.id.to_hex()));
+        map.insert(
+            "generation".into(),
+            Value::String(l.generation().entry.id.to_hex()),
+        );
     }
     v
 }
