@@ -186,6 +186,38 @@ impl Browser {
         self.session_call("POST", &format!("/element/{el}/click"), Some(json!({})));
     }
 
+    /// Click an element that loads a new page (a submit button, a link) and wait until the new
+    /// page has replaced the old one and finished loading. Waiting for a text alone is not
+    /// enough: it can match the old page while the new one is still on its way.
+    pub fn click_to_load(&self, css: &str) {
+        self.execute("window.__kuraOldPage = true;", json!([]));
+        self.click(css);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let probe = json!({
+            "script": "return window.__kuraOldPage === true ? 'old' : document.readyState;",
+            "args": [],
+        });
+        loop {
+            // During the navigation the script may fail; that only means "not yet".
+            let (status, answer) = http(
+                self.port,
+                "POST",
+                &format!("/session/{}/execute/sync", self.session),
+                Some(probe.clone()),
+            );
+            if status < 400 && answer["value"] == "complete" {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "clicking {css:?} on {} loaded no new page within 20 s",
+                    self.url()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The rendered text of the element matching `css`.
     pub fn text(&self, css: &str) -> String {
         let el = self.find(css);

@@ -73,7 +73,7 @@ pub fn browser_login(b: &browser::Browser, v: &VaultHarness, user: &str, pw: &st
     b.fill("#user", user);
     b.fill("#password", pw);
     b.fill("#code", code);
-    b.click("#login");
+    b.click_to_load("#login");
 }
 
 fn backup_as(repo: &Repository, dir: &Path) -> String {
@@ -163,7 +163,7 @@ fn console_shows_the_pending_plan_and_audit_log_and_a_second_admin_approves() {
     assert!(!b.exists("#pending img"), "no element was injected");
 
     // The proposer cannot approve their own plan: the page says why, nothing is deleted.
-    b.click("#pending .approve");
+    b.click_to_load("#pending .approve");
     b.wait_for_text("cannot approve");
     assert_eq!(snapshot_count(&v, &token), 2);
 
@@ -175,7 +175,7 @@ fn console_shows_the_pending_plan_and_audit_log_and_a_second_admin_approves() {
         "{log}"
     );
     b.fill("#action", "plan.approve");
-    b.click("#filter");
+    b.click_to_load("#filter");
     b.wait_for_text("plan.approve");
     assert_eq!(b.text("#matching"), "1", "{}", b.page_text());
     let filtered = b.text("#audit");
@@ -191,11 +191,11 @@ fn console_shows_the_pending_plan_and_audit_log_and_a_second_admin_approves() {
     );
 
     // English on request, remembered by the next page.
-    b.click("#lang-switch");
+    b.click_to_load("#lang-switch");
     b.wait_for_text("Audit log");
     b.goto(&format!("{base}/console/plans"));
     b.wait_for_text("Pending deletion plans");
-    b.click("#logout");
+    b.click_to_load("#logout");
     b.wait_for_text("Password");
 
     // An auditor sees the plan but cannot approve it.
@@ -208,13 +208,13 @@ fn console_shows_the_pending_plan_and_audit_log_and_a_second_admin_approves() {
     );
     b.wait_for_text("Overview");
     b.goto(&format!("{base}/console/plans"));
-    b.click("#pending .approve");
+    b.click_to_load("#pending .approve");
     b.wait_for_text("approve-deletion");
     assert_eq!(snapshot_count(&v, &token), 2);
     // Accounts are for admins only; the 403 page names the role.
     b.goto(&format!("{base}/console/accounts"));
     b.wait_for_text("needs the admin role");
-    b.click("#logout");
+    b.click_to_load("#logout");
 
     // A second admin approves in the browser: the vault executes the plan.
     browser_login(
@@ -232,7 +232,7 @@ fn console_shows_the_pending_plan_and_audit_log_and_a_second_admin_approves() {
         "{accounts}"
     );
     b.goto(&format!("{base}/console/plans"));
-    b.click("#pending .approve");
+    b.click_to_load("#pending .approve");
     b.wait_for_text("Plan approved and executed");
     assert!(b.exists("#no-pending"), "{}", b.page_text());
     let left: Vec<String> = v

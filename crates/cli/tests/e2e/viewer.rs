@@ -156,22 +156,23 @@ fn clinician_gives_a_reason_searches_by_kana_reads_a_summary_and_prints_the_ward
     assert!(!b.page_text().contains(&p.name_kanji));
     // Both parts of the reason are required.
     b.click("#choice option[value=outage]");
+    // The browser itself may refuse (a `required` field), so no page load is awaited here.
     b.click("#reason-submit");
     assert!(
         b.exists("#break-glass"),
         "the browser or the server refused an empty reason"
     );
     b.fill("#reason-text", REASON_TEXT);
-    b.click("#reason-submit");
+    b.click_to_load("#reason-submit");
     b.wait_for_text("患者検索");
 
     // Search by kana, typed in hiragana (family name only).
     let family = p.name_kana.split_whitespace().next().unwrap();
     b.fill("#kana", &hiragana(family));
-    b.click("#search-button");
+    b.click_to_load("#search-button");
     b.wait_for_text(&p.patient_id);
     let link = format!("a[href='/viewer/patient/ehr/{}']", p.patient_id);
-    b.click(&link);
+    b.click_to_load(&link);
     b.wait_for_text("アレルギー");
     let page = b.page_text();
     assert_summary_shows(&page, p);
