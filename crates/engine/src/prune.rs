@@ -27,6 +27,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Duration, Utc};
 use kura_format::index::{IndexFile, IndexPack};
+use kura_format::pack::PackEntry;
 use kura_format::tree::NodeType;
 use kura_format::{BlobId, FileId};
 use kura_policy::{plan_gc, GcAction, PackState};
@@ -76,8 +77,9 @@ pub struct PrunePlan {
     marked_before: HashMap<FileId, DateTime<Utc>>,
     #[serde(skip)]
     gc_record: Option<String>,
+    /// Each used blob and the pack whose copy of it is kept.
     #[serde(skip)]
-    used: HashSet<BlobId>,
+    kept: HashMap<BlobId, FileId>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -178,10 +180,16 @@ pub fn generation_files(
             }
         }
     }
+    // Every copy: a read may be served by any of them.
     let mut packs = BTreeSet::new();
+    let index = repo.index();
     for b in &blobs {
-        packs.insert(repo.locate(b)?.0.to_hex());
+        if !index.contains(b) {
+            return Err(kura_repo::RepoError::BlobNotFound(b.to_hex()).into());
+        }
+        packs.extend(index.locations(b).map(|(pack, _)| pack.to_hex()));
     }
+    drop(index);
     let mut files = vec![(FileKind::Snapshot, snap.id.to_hex())];
     files.extend(packs.into_iter().map(|p| (FileKind::Pack, p)));
     Ok(files)
@@ -302,21 +310,20 @@ pub fn plan_prune(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
         )));
     }
     let (used, protected, generations) = referenced(repo, opts.now)?;
-    if let Some(missing) = used.iter().find(|b| repo.locate(b).is_err()) {
-        return Err(EngineError::Invalid(format!(
-            "blob {} is referenced but not in the index: run `kura check` and `kura repair index` before pruning",
-            missing.short()
-        )));
-    }
     let by_pack = repo.index().by_pack();
     let stored = repo.backend().list(FileKind::Pack)?;
     let state = repo.retention_state()?;
-    let (gc_record, marked_before) = match &state.gc {
+    let (gc_record, marked_before): (_, HashMap<FileId, DateTime<Utc>>) = match &state.gc {
         Some((name, MetaRecord::Gc { marked, .. })) => {
             (Some(name.clone()), marked.iter().copied().collect())
         }
         _ => (None, HashMap::new()),
     };
+    let stored_ids: HashSet<FileId> = stored
+        .iter()
+        .filter_map(|f| FileId::from_hex(&f.name).ok())
+        .collect();
+    let kept = choose_kept_copies(repo, &used, &stored_ids, &marked_before)?;
     let mut plan = PrunePlan {
         generations,
         referenced_blobs: used.len(),
@@ -334,15 +341,26 @@ pub fn plan_prune(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
         };
         sizes.insert(id, f.size);
         let entries = by_pack.get(&id).map(Vec::as_slice).unwrap_or(&[]);
+        let kept_here = |e: &&PackEntry| kept.get(&e.id) == Some(&id);
         let used_bytes: u64 = entries
             .iter()
-            .filter(|e| used.contains(&e.id))
+            .filter(kept_here)
             .map(|e| e.length as u64)
             .sum();
         if used_bytes > 0 {
             referenced_packs.insert(f.name.clone());
-            let unused = f.size.saturating_sub(used_bytes) as f64 * 100.0 / f.size.max(1) as f64;
-            let holds_protected = entries.iter().any(|e| protected.contains(&e.id));
+            // Garbage is the blobs nobody keeps here; the pack's header and trailer are not, or
+            // a freshly repacked small pack would look worth repacking again.
+            let garbage: u64 = entries
+                .iter()
+                .filter(|e| !kept_here(e))
+                .map(|e| e.length as u64)
+                .sum();
+            let unused = garbage as f64 * 100.0 / f.size.max(1) as f64;
+            let holds_protected = entries
+                .iter()
+                .filter(kept_here)
+                .any(|e| protected.contains(&e.id));
             if unused >= opts.repack_unused_percent && !holds_protected {
                 plan.repack.push(id);
             }
@@ -376,8 +394,49 @@ pub fn plan_prune(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
     if !plan.delete.is_empty() {
         hold_store_locked(repo, &mut plan)?;
     }
-    plan.used = used;
+    plan.kept = kept;
     Ok(plan)
+}
+
+/// For each used blob, the copy prune keeps (a blob is stored twice after a repack until the old
+/// pack is deleted, or when two backups raced). Only copies in packs that exist count. A copy in a
+/// pack not marked unused wins over one in a marked pack, so that the packs a repack emptied stay
+/// unused and are deleted after the grace period; ties go to the smallest pack id, so every prune
+/// chooses alike whatever order the store lists index files in. Refuses when a used blob has no
+/// stored copy: deleting anything while data is missing is how data is lost.
+fn choose_kept_copies(
+    repo: &Repository,
+    used: &HashSet<BlobId>,
+    stored: &HashSet<FileId>,
+    marked: &HashMap<FileId, DateTime<Utc>>,
+) -> Result<HashMap<BlobId, FileId>> {
+    let index = repo.index();
+    let mut kept = HashMap::with_capacity(used.len());
+    for blob in used {
+        let best = index
+            .locations(blob)
+            .map(|(pack, _)| pack)
+            .filter(|pack| stored.contains(pack))
+            .min_by_key(|pack| (marked.contains_key(pack), *pack));
+        match best {
+            Some(pack) => {
+                kept.insert(*blob, pack);
+            }
+            None if index.contains(blob) => {
+                return Err(EngineError::Invalid(format!(
+                    "blob {} is referenced but every pack holding it is missing: run `kura check` before pruning",
+                    blob.short()
+                )))
+            }
+            None => {
+                return Err(EngineError::Invalid(format!(
+                    "blob {} is referenced but not in the index: run `kura check` and `kura repair index` before pruning",
+                    blob.short()
+                )))
+            }
+        }
+    }
+    Ok(kept)
 }
 
 /// Execute a plan made by [`plan_prune`] (once).
@@ -458,7 +517,7 @@ fn repack(repo: &Repository, plan: &PrunePlan) -> Result<(u64, u64)> {
             .get(pack)
             .into_iter()
             .flatten()
-            .filter(|e| plan.used.contains(&e.id))
+            .filter(|e| plan.kept.get(&e.id) == Some(pack))
         {
             let sealed = bytes
                 .get(e.offset as usize..(e.offset + e.length) as usize)

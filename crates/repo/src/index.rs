@@ -1,5 +1,12 @@
 //! The in-memory master index: blob id → (pack, offset, length).
 //!
+//! A blob can be stored more than once: a repack writes a blob's new copy before the old pack is
+//! deleted, and two backups racing may both store it. Every copy is kept, because whoever keeps or
+//! removes packs (prune, check, repair) must see each pack's whole content; losing a copy from the
+//! index would make its pack look unused, or a pack on its way out look needed. Reads use the first
+//! copy seen ([`MasterIndex::get`]); [`MasterIndex::locations`] lists them all. Further copies are
+//! rare and live in a separate small table so that the main table stays one entry per blob.
+//!
 //! Memory: one entry is a 32-byte id plus a 20-byte location, about 60 bytes with the hash table's
 //! overhead. Blob ids are already uniformly random (keyed BLAKE3), so the table hashes them with
 //! [`IdHasher`], which takes 8 bytes of the id instead of running SipHash over all 32.
@@ -46,6 +53,8 @@ pub struct MasterIndex {
     packs: Vec<FileId>,
     pack_numbers: IdMap<FileId, u32>,
     blobs: IdMap<BlobId, BlobLocation>,
+    /// Copies after the first, for blobs stored in more than one place.
+    copies: IdMap<BlobId, Vec<BlobLocation>>,
     /// Index files merged into this one (and the ones they supersede).
     pub files: Vec<FileId>,
 }
@@ -57,13 +66,22 @@ impl MasterIndex {
             (self.packs.len() - 1) as u32
         });
         for e in &pack.blobs {
-            self.blobs.entry(e.id).or_insert(BlobLocation {
+            let loc = BlobLocation {
                 pack: n,
                 offset: e.offset,
                 length: e.length,
                 raw_len: e.raw_len,
                 kind: e.kind,
-            });
+            };
+            let first = *self.blobs.entry(e.id).or_insert(loc);
+            // The same pack can be described by several index files (a repair, a consolidation
+            // racing a backup): that is one copy, not two.
+            if first.pack != n {
+                let more = self.copies.entry(e.id).or_default();
+                if !more.iter().any(|l| l.pack == n) {
+                    more.push(loc);
+                }
+            }
         }
     }
 
@@ -78,6 +96,21 @@ impl MasterIndex {
         self.blobs
             .get(id)
             .map(|l| (self.packs[l.pack as usize], *l))
+    }
+
+    /// Every stored copy of a blob, the one [`MasterIndex::get`] returns first.
+    pub fn locations(&self, id: &BlobId) -> impl Iterator<Item = (FileId, BlobLocation)> + '_ {
+        let first = self.blobs.get(id).copied();
+        let more = self.copies.get(id).map(Vec::as_slice).unwrap_or(&[]);
+        first
+            .into_iter()
+            .chain(more.iter().copied())
+            .map(|l| (self.packs[l.pack as usize], l))
+    }
+
+    /// Number of blobs stored more than once.
+    pub fn duplicated_blobs(&self) -> usize {
+        self.copies.len()
     }
 
     pub fn contains(&self, id: &BlobId) -> bool {
@@ -96,10 +129,15 @@ impl MasterIndex {
         self.pack_numbers.contains_key(id)
     }
 
-    /// Every blob with its pack, grouped by pack (for check, prune and copy).
+    /// Every copy of every blob, grouped by pack (for check, prune and copy): each pack's whole
+    /// indexed content.
     pub fn by_pack(&self) -> IdMap<FileId, Vec<PackEntry>> {
         let mut out: IdMap<FileId, Vec<PackEntry>> = IdMap::default();
-        for (id, l) in &self.blobs {
+        let more = self
+            .copies
+            .iter()
+            .flat_map(|(id, ls)| ls.iter().map(move |l| (id, l)));
+        for (id, l) in self.blobs.iter().chain(more) {
             out.entry(self.packs[l.pack as usize])
                 .or_default()
                 .push(PackEntry {
@@ -144,7 +182,47 @@ mod tests {
         assert_eq!(pack, FileId([1; 32]));
         assert_eq!(loc.offset, 8);
         assert_eq!(idx.packs().len(), 2);
-        assert_eq!(idx.by_pack().len(), 1);
         assert!(!idx.contains(&BlobId([8; 32])));
+        assert_eq!(idx.blob_count(), 1);
+    }
+
+    #[test]
+    fn every_copy_is_kept_and_each_pack_lists_its_whole_content() {
+        let mut idx = MasterIndex::default();
+        let blob = BlobId([7; 32]);
+        let entry = |offset| PackEntry {
+            kind: BlobKind::Data,
+            id: blob,
+            offset,
+            length: 50,
+            raw_len: 10,
+        };
+        let old = FileId([1; 32]);
+        let new = FileId([2; 32]);
+        idx.add_pack(&IndexPack {
+            id: old,
+            blobs: vec![entry(8)],
+        });
+        idx.add_pack(&IndexPack {
+            id: new,
+            blobs: vec![entry(99)],
+        });
+        // The old pack described again by a second index file is not a third copy.
+        idx.add_pack(&IndexPack {
+            id: old,
+            blobs: vec![entry(8)],
+        });
+        let copies: Vec<(FileId, u32)> = idx.locations(&blob).map(|(p, l)| (p, l.offset)).collect();
+        assert_eq!(copies, vec![(old, 8), (new, 99)]);
+        assert_eq!(idx.duplicated_blobs(), 1);
+        let by_pack = idx.by_pack();
+        assert_eq!(
+            by_pack.len(),
+            2,
+            "the new pack must not vanish from the index"
+        );
+        assert_eq!(by_pack[&new][0].offset, 99);
+        assert_eq!(by_pack[&old][0].offset, 8);
+        assert_eq!(idx.locations(&BlobId([9; 32])).count(), 0);
     }
 }

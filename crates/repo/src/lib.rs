@@ -191,6 +191,18 @@ impl Repository {
         })
     }
 
+    /// The same repository reached through another backend of the same store (e.g. one that
+    /// writes with S3 Object Lock retention), without asking for the password again. The index is
+    /// not carried over: load it afterwards.
+    pub fn on_backend(self, backend: Arc<dyn Backend>) -> Self {
+        Repository {
+            backend,
+            index: RwLock::new(MasterIndex::default()),
+            dedup_excluded: Default::default(),
+            ..self
+        }
+    }
+
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
     }
@@ -264,10 +276,10 @@ impl Repository {
             .dedup_excluded
             .read()
             .unwrap_or_else(|p| p.into_inner());
-        match self.index().get(id) {
-            Some((pack, _)) => excluded.is_empty() || !excluded.contains(&pack),
-            None => false,
-        }
+        // A copy in a pack on its way out does not count, but another copy of the blob may.
+        self.index()
+            .locations(id)
+            .any(|(pack, _)| excluded.is_empty() || !excluded.contains(&pack))
     }
 
     /// Stop deduplicating against these packs (those marked unused by garbage collection).
@@ -286,15 +298,32 @@ impl Repository {
 
     /// Read, decrypt and verify one blob: the envelope authenticates it and its keyed hash must
     /// equal its id, so a blob is never returned with wrong bytes.
+    ///
+    /// A blob stored more than once is read from its next copy when one fails, so one damaged or
+    /// missing pack does not stop a restore that another copy can serve; `check` still reports it.
     pub fn read_blob(&self, id: &BlobId) -> Result<Vec<u8>> {
         let (pack, loc) = self.locate(id)?;
+        let first_error = match self.read_blob_at(id, &pack, &loc) {
+            Ok(plain) => return Ok(plain),
+            Err(e) => e,
+        };
+        let others: Vec<(FileId, BlobLocation)> = self.index().locations(id).skip(1).collect();
+        for (pack, loc) in others {
+            if let Ok(plain) = self.read_blob_at(id, &pack, &loc) {
+                return Ok(plain);
+            }
+        }
+        Err(first_error)
+    }
+
+    fn read_blob_at(&self, id: &BlobId, pack: &FileId, loc: &BlobLocation) -> Result<Vec<u8>> {
         let sealed = self.backend.read_range(
             FileKind::Pack,
             &pack.to_hex(),
             loc.offset as u64,
             loc.length as u64,
         )?;
-        self.open_blob(id, &pack, &loc, &sealed)
+        self.open_blob(id, pack, loc, &sealed)
     }
 
     /// Decrypt and verify a blob whose sealed bytes the caller already read (restore reads whole

@@ -12,7 +12,8 @@ use crate::{exit, open};
 
 pub fn run(g: &Global, a: &BackupArgs) -> Result<i32> {
     let backend = open::backend_for_lock(g, a.lock_days)?;
-    let repo = open::load_index(g, open::open_on(g, backend)?)?;
+    let (repo, store_lock_days) = with_policy_lock(g, open::open_on(g, backend)?, a.lock_days);
+    let repo = open::load_index(g, repo)?;
     let opts = BackupOptions {
         source: a.source.clone(),
         tags: a.tags.clone(),
@@ -60,7 +61,7 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<i32> {
         crate::cmd::clinical::after_backup(g, &repo, &result, format)?;
     }
     report(g, &result);
-    if let Some(days) = a.lock_days.filter(|d| *d > 0) {
+    if let Some(days) = store_lock_days {
         let until = result.snapshot.committed_at + chrono::Duration::days(i64::from(days));
         let entry = kura_repo::snapshots::SnapshotEntry {
             id: result.id,
@@ -84,6 +85,43 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<i32> {
     } else {
         exit::WARNINGS
     })
+}
+
+/// The repository to write through, and for how many days the store itself must lock the new
+/// generation. The policy's `min_lock_days` locks every generation in Kura's records; on an S3
+/// bucket with Object Lock the store must keep its objects that long too, or stolen storage
+/// credentials could still delete a generation Kura calls locked. A bucket that cannot lock is
+/// not an error here (unlike an explicit `--lock-days`): the policy also serves local and vault
+/// repositories, and refusing every backup would be worse than a lock kept only by Kura, which
+/// the warning says.
+fn with_policy_lock(
+    g: &Global,
+    repo: kura_repo::Repository,
+    lock_days: Option<u32>,
+) -> (kura_repo::Repository, Option<u32>) {
+    let asked = lock_days.filter(|d| *d > 0);
+    // A damaged record must not stop a backup; forget and prune refuse on it and `check` names it.
+    let policy_days = repo
+        .retention_state()
+        .ok()
+        .and_then(|s| s.policy)
+        .and_then(|p| p.min_lock_days)
+        .filter(|d| *d > 0 && asked.is_none_or(|a| *d > a));
+    let on_s3 = g.repo.as_deref().is_some_and(|r| r.starts_with("s3:"));
+    let Some(days) = policy_days.filter(|_| on_s3) else {
+        return (repo, asked);
+    };
+    match open::backend_for_lock(g, Some(days)) {
+        Ok(backend) => (repo.on_backend(backend), Some(days)),
+        Err(e) => {
+            if !g.quiet {
+                eprintln!(
+                    "warning: the policy locks every generation for {days} days, but this bucket cannot lock objects ({e:#}); the lock is kept in Kura's records only. Use a bucket with S3 Object Lock to make the store enforce it."
+                );
+            }
+            (repo, asked)
+        }
+    }
 }
 
 /// The `--on-suspicious` hook: alert someone (mail, chat, a SIEM) the moment a suspicious

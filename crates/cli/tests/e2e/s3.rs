@@ -82,9 +82,6 @@ fn stored_pack_bytes(store: &S3Backend) -> u64 {
 }
 
 #[test]
-#[ignore = "known bug (issue 9 stays open): on S3, in about one run of three, the second prune \
-            repacks the same packs again and frees nothing ('repack 4, unmark 4'); run with \
-            --run-ignored to reproduce"]
 fn backup_restore_check_forget_and_prune_on_seaweedfs() {
     let Some(s) = s3_support::server("s3::backup_restore_check_forget_and_prune") else {
         return;
@@ -275,6 +272,66 @@ fn object_lock_protects_a_generation_from_the_backup_credentials() {
     }
 
     prune_waits_for_store_locks(&k, &s.backup(&bucket, prefix));
+}
+
+/// The policy's minimum lock (`kura policy set --min-lock-days`) is enforced by the store as well as
+/// by Kura's records: a backup without `--lock-days` still leaves every object of its generation
+/// COMPLIANCE-locked, out of reach of the backup credentials. On a bucket without Object Lock the
+/// backup still runs and warns that only Kura keeps the lock.
+#[test]
+fn the_policy_minimum_lock_is_enforced_by_the_store() {
+    let Some(s) = s3_support::server("s3::the_policy_minimum_lock") else {
+        return;
+    };
+    let data_of = |k: &Kura| {
+        let data = k.path("src");
+        generate_edge_case_tree(&data, 5, 60).unwrap();
+        data
+    };
+    let bucket = s.bucket(true);
+    let prefix = "hospital-c/ehr";
+    let k = kura_on(&s, &bucket, prefix);
+    k.ok(&["init"]);
+    k.ok(&["policy", "set", "--keep-last", "3", "--min-lock-days", "1"]);
+    let data = data_of(&k);
+    let lines = backup(&k, &["--source", "ehr", data.to_str().unwrap()]);
+    let snapshot = message(&lines, "summary")["snapshot"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(message(&lines, "store_lock")["snapshot"], snapshot.as_str());
+    let store = s.backup(&bucket, prefix);
+    let day = SystemTime::now() + Duration::from_secs(86_400 - 600);
+    let files = locked_files(&store);
+    assert!(files.iter().any(|f| f.0 == FileKind::Pack), "{files:?}");
+    for (kind, name, head) in &files {
+        assert_eq!(
+            head.lock_mode.as_deref(),
+            Some("COMPLIANCE"),
+            "{kind} {name}"
+        );
+        assert!(head.retain_until.unwrap() > day, "{kind} {name}: {head:?}");
+    }
+    let (kind, name, _) = files.iter().find(|f| f.0 == FileKind::Snapshot).unwrap();
+    attack(&store, &bucket, *kind, name);
+    assert_restores(&k, &snapshot, &data, "policy-locked");
+
+    let plain = s.bucket(false);
+    let k2 = kura_on(&s, &plain, prefix);
+    k2.ok(&["init"]);
+    k2.ok(&["policy", "set", "--keep-last", "3", "--min-lock-days", "1"]);
+    let data2 = data_of(&k2);
+    let out = k2.run(&[
+        "backup",
+        "--no-detect",
+        "--source",
+        "ehr",
+        data2.to_str().unwrap(),
+    ]);
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("kept in Kura's records only"), "{err}");
+    assert_restores(&k2, "latest", &data2, "policy-unlocked");
 }
 
 /// A backup that fails half-way (its command exits 1) leaves locked packs nothing references.
