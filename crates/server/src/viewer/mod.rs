@@ -34,6 +34,7 @@ use kura_auth::Role;
 use kura_clinical::PatientBrief;
 use kura_engine::clinical_view::{ClinicalCache, ClinicalView, Provenance};
 use kura_policy::Verdict;
+use kura_repo::Repository;
 
 use crate::error::{Result, ServerError};
 use crate::vault::Vault;
@@ -353,27 +354,13 @@ async fn search(State(v): State<Arc<Vault>>, req: Req, Query(q): Query<SearchQue
         search_form(&mut body, lang, &q);
         body.el("h2", t(lang, "results"));
         let mut shown = Vec::new();
-        for repo_name in data::viewable(v, &ctx.caller) {
-            let repo = data::repo(v, &repo_name)?;
-            let views =
-                match ClinicalView::newest_per_source(&repo, ClinicalCache::shared(), None, None) {
-                    Ok(views) => views,
-                    Err(e) => {
-                        body.el_class(
-                            "p",
-                            "notice",
-                            &format!("{repo_name}: {} {e}", t(lang, "no_data")),
-                        );
-                        continue;
-                    }
-                };
-            for view in views {
-                let hits = matches(&view, &repo, &q, birth)?;
-                banner(&mut body, lang, &view.provenance());
-                results(&mut body, lang, &repo_name, &hits);
-                shown.push(view.provenance());
-            }
-        }
+        each_newest_view(v, ctx, &mut body, |body, repo_name, repo, view| {
+            let hits = matches(&view, repo, &q, birth)?;
+            banner(body, lang, &view.provenance());
+            results(body, lang, repo_name, &hits);
+            shown.push(view.provenance());
+            Ok(())
+        })?;
         let target = format!(
             "search id={} kana={} birth={}",
             q.id.trim(),
@@ -451,6 +438,35 @@ fn results(body: &mut Html, lang: Lang, repo: &str, hits: &[PatientBrief]) {
         body.raw("</tr>");
     }
     body.raw("</table>");
+}
+
+/// Calls `each` with every source's newest clinical view in each repository the caller may view.
+/// A repository whose clinical data cannot be read gets a notice on the page instead: one broken
+/// repository must not hide the others during an outage.
+fn each_newest_view(
+    v: &Vault,
+    ctx: &Ctx,
+    body: &mut Html,
+    mut each: impl FnMut(&mut Html, &str, &Repository, ClinicalView) -> Result<()>,
+) -> Result<()> {
+    for repo_name in data::viewable(v, &ctx.caller) {
+        let repo = data::repo(v, &repo_name)?;
+        match ClinicalView::newest_per_source(&repo, ClinicalCache::shared(), None, None) {
+            Ok(views) => {
+                for view in views {
+                    each(body, &repo_name, &repo, view)?;
+                }
+            }
+            Err(e) => {
+                body.el_class(
+                    "p",
+                    "notice",
+                    &format!("{repo_name}: {} {e}", t(ctx.lang, "no_data")),
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

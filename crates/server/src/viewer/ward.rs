@@ -6,10 +6,13 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::response::Response;
-use kura_engine::clinical_view::{ClinicalCache, ClinicalView, WardEntry};
+use kura_engine::clinical_view::WardEntry;
 
 use super::patient::{sex_label, P};
-use super::{audit_view, banner, data, reason_line, reason_or_form, require_clinician, t, AREA};
+use super::{
+    audit_view, banner, data, each_newest_view, reason_line, reason_or_form, require_clinician, t,
+    AREA,
+};
 use crate::vault::Vault;
 use crate::web::html::Html;
 use crate::web::page::{tr, Lang};
@@ -39,28 +42,14 @@ pub async fn page(State(v): State<Arc<Vault>>, req: Req, Query(q): Query<WardQue
             .text(t(lang, "search_button"))
             .raw("</button></form>");
         let mut shown = Vec::new();
-        for repo_name in data::viewable(v, &ctx.caller) {
-            let repo = data::repo(v, &repo_name)?;
-            let views =
-                match ClinicalView::newest_per_source(&repo, ClinicalCache::shared(), None, None) {
-                    Ok(views) => views,
-                    Err(e) => {
-                        body.el_class(
-                            "p",
-                            "notice",
-                            &format!("{repo_name}: {} {e}", t(lang, "no_data")),
-                        );
-                        continue;
-                    }
-                };
-            for view in views {
-                let list = view.ward_list(&repo, ward).map_err(data::store_error)?;
-                let prov = view.provenance();
-                banner(&mut body, lang, &prov);
-                table(&mut body, lang, &list);
-                shown.push(prov);
-            }
-        }
+        each_newest_view(v, ctx, &mut body, |body, _, repo, view| {
+            let list = view.ward_list(repo, ward).map_err(data::store_error)?;
+            let prov = view.provenance();
+            banner(body, lang, &prov);
+            table(body, lang, &list);
+            shown.push(prov);
+            Ok(())
+        })?;
         let target = format!("ward {}", ward.unwrap_or("*"));
         audit_view(v, ctx, &reason, &target, &shown)?;
         Ok(Reply::Page {
