@@ -23,50 +23,6 @@ const TANAKA_PASSWORD: &str = "Zb7#mW4!tK9e-tana-2";
 const NURSE_PASSWORD: &str = "Lr5%vQ8#nD3x-ns-long";
 const XSS: &str = "<img src=x onerror=alert(1)>\"'";
 
-/// `kura admin user add NAME` (TOTP unless `totp` is false); returns the TOTP secret.
-pub fn add_user(v: &VaultHarness, name: &str, password: &str, totp: bool) -> String {
-    add_user_with_codes(v, name, password, totp).0
-}
-
-/// Like [`add_user`], also returning the recovery codes printed once.
-pub fn add_user_with_codes(
-    v: &VaultHarness,
-    name: &str,
-    password: &str,
-    totp: bool,
-) -> (String, Vec<String>) {
-    let pw = v.path(&format!("{name}-pw"));
-    std::fs::write(&pw, format!("{password}\n")).unwrap();
-    let mut c = kura();
-    c.args(["admin", "user", "add", name, "--config"])
-        .arg(&v.config)
-        .env("KURA_USER_PASSWORD_FILE", &pw);
-    if !totp {
-        c.arg("--no-totp");
-    }
-    let out = c.output().unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let secret = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("totp-secret: "))
-        .unwrap_or_default()
-        .trim()
-        .to_string();
-    let codes = stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("recovery codes"))
-        .skip(1)
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect();
-    (secret, codes)
-}
-
-pub fn grant(v: &VaultHarness, user: &str, role: &str, repo: &str) {
-    v.admin(&["user", "grant", user, "--role", role, "--repo", repo]);
-}
-
 /// Log in through the browser's login form.
 pub fn browser_login(b: &browser::Browser, v: &VaultHarness, user: &str, pw: &str, code: &str) {
     b.goto(&format!("https://127.0.0.1:{}/web/login", v.port));

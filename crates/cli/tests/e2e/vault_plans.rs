@@ -38,30 +38,9 @@ fn snapshots(v: &VaultHarness, token: &str) -> Vec<String> {
 
 /// Add `suzuki` with TOTP and make both sato and suzuki retention-admins of `ehr`.
 fn second_admin(v: &VaultHarness) -> String {
-    std::fs::write(v.path("suzuki-pw"), format!("{SUZUKI_PASSWORD}\n")).unwrap();
-    let mut c = kura();
-    c.args(["admin", "user", "add", "suzuki", "--config"])
-        .arg(&v.config)
-        .env("KURA_USER_PASSWORD_FILE", v.path("suzuki-pw"));
-    let out = c.output().unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let secret = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("totp-secret: "))
-        .unwrap()
-        .trim()
-        .to_string();
+    let secret = add_user(v, "suzuki", SUZUKI_PASSWORD, true);
     for user in ["sato", "suzuki"] {
-        v.admin(&[
-            "user",
-            "grant",
-            user,
-            "--role",
-            "retention-admin",
-            "--repo",
-            "ehr",
-        ]);
+        grant(v, user, "retention-admin", "ehr");
     }
     secret
 }

@@ -268,3 +268,51 @@ pub fn login(v: &VaultHarness, user: &str, password: &str, code: &str) -> String
         .unwrap()
         .to_string()
 }
+
+/// `kura admin user add NAME` (TOTP unless `totp` is false); returns the TOTP secret.
+pub fn add_user(v: &VaultHarness, name: &str, password: &str, totp: bool) -> String {
+    add_user_with_codes(v, name, password, totp).0
+}
+
+/// Like [`add_user`], also returning the recovery codes printed once.
+pub fn add_user_with_codes(
+    v: &VaultHarness,
+    name: &str,
+    password: &str,
+    totp: bool,
+) -> (String, Vec<String>) {
+    let pw = v.path(&format!("{name}-pw"));
+    std::fs::write(&pw, format!("{password}\n")).unwrap();
+    let mut c = kura();
+    c.args(["admin", "user", "add", name, "--config"])
+        .arg(&v.config)
+        .env("KURA_USER_PASSWORD_FILE", &pw);
+    if !totp {
+        c.arg("--no-totp");
+    }
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let secret = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("totp-secret: "))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    assert!(
+        !totp || !secret.is_empty(),
+        "no TOTP secret printed: {stdout}"
+    );
+    let codes = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("recovery codes"))
+        .skip(1)
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    (secret, codes)
+}
+
+pub fn grant(v: &VaultHarness, user: &str, role: &str, repo: &str) {
+    v.admin(&["user", "grant", user, "--role", role, "--repo", repo]);
+}

@@ -6,7 +6,7 @@
 //! list, and the vault's audit log holds each view with the reason.
 
 use crate::browser;
-use crate::console::{add_user, browser_login, grant, has, web};
+use crate::console::{browser_login, has, web};
 use crate::vault_support as support;
 
 use std::path::Path;
