@@ -13,6 +13,7 @@ use std::process::Command;
 
 use kura_engine::backup::{backup, BackupInput, BackupOptions};
 use kura_engine::Progress;
+use kura_repo::meta::MetaRecord;
 use kura_repo::Repository;
 use kura_store::{Backend, FileKind};
 use support::*;
@@ -385,4 +386,97 @@ fn tokens_other_roles_forged_forms_and_expired_sessions_are_turned_away() {
     let (status, head, _) = web(&v, &["-H", &sato_cookie], "/console/");
     assert_eq!(status, 303);
     assert!(has(&head, "location: /web/login"), "{head}");
+}
+
+/// Log in through the web form with curl: the session cookie header for later requests.
+fn web_session(v: &VaultHarness, user: &str, password: &str, code: &str) -> String {
+    let (_, head, _) = web(v, &[], "/web/login");
+    let pre = set_cookie(&head, "kura_login")
+        .and_then(|c| c.split(';').next())
+        .expect("login form cookie")
+        .to_string();
+    let form = format!("pre={pre}&next=&user={user}&password={password}&code={code}");
+    let jar = format!("Cookie: kura_login={pre}");
+    let (status, head, page) = web(v, &["-H", &jar, "--data", &form], "/web/login");
+    assert_eq!(status, 303, "login of {user}: {page}");
+    let sid = set_cookie(&head, "kura_session")
+        .and_then(|c| c.split(';').next())
+        .expect("session cookie");
+    format!("Cookie: kura_session={sid}")
+}
+
+/// The console's drill page lists what `kura plan drill` recorded (through an operator token, as
+/// the real command does), failures escaped, and names repositories without a recent drill.
+#[test]
+fn console_lists_restore_drills_with_their_results() {
+    let mut v = VaultHarness::new("");
+    let token = v.token("backup", Some("db01"));
+    let operator = v.token("operator", None);
+    grant(&v, "sato", "auditor", "*");
+    let mut used = enrolment_code(&v.admin_totp);
+    v.start();
+    let cookie = web_session(
+        &v,
+        "sato",
+        ADMIN_PASSWORD,
+        &fresh_code(&v.admin_totp, &mut used),
+    );
+
+    let (status, _, page) = web(&v, &["-H", &cookie], "/console/drills?lang=en");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("id=\"no-drills\""), "{page}");
+    assert!(
+        page.contains("id=\"stale\"") && page.contains("ehr"),
+        "{page}"
+    );
+
+    let src = v.path("src");
+    make_source(&src, 3);
+    let generation = backup_as(&v.open_repo(&token), &src);
+    let snapshot = kura_format::FileId::from_hex(&generation).unwrap();
+    let repo = v.open_repo(&operator);
+    let drill = |passed: bool, failures: Vec<String>, days_ago: i64| MetaRecord::Drill {
+        snapshot,
+        system: "電子カルテ".into(),
+        plan: "半田病院 復旧計画".into(),
+        passed,
+        restore_seconds: 42.5,
+        rto_met: passed,
+        failures,
+        created_at: chrono::Utc::now() - chrono::Duration::days(days_ago),
+        actor: "operator-token".into(),
+    };
+    repo.save_meta(&drill(false, vec![XSS.to_string()], 30))
+        .unwrap();
+    repo.save_meta(&drill(true, vec![], 1)).unwrap();
+
+    let (status, _, page) = web(&v, &["-H", &cookie], "/console/drills?lang=en");
+    assert_eq!(status, 200, "{page}");
+    let table = page.split("id=\"drills\"").nth(1).expect("the drill table");
+    assert!(
+        !page.contains("id=\"stale\""),
+        "a drill yesterday is recent: {page}"
+    );
+    let passed = table.find("passed").expect("the passed drill");
+    let failed = table.find("FAILED").expect("the failed drill");
+    assert!(passed < failed, "newest first: {table}");
+    assert!(
+        table.contains(&generation[..8]) && table.contains("電子カルテ"),
+        "{table}"
+    );
+    assert!(
+        table.contains("42.5 s") && table.contains("missed"),
+        "{table}"
+    );
+    assert!(
+        !table.contains("<img"),
+        "failures are shown as text: {table}"
+    );
+    assert!(table.contains("&lt;img"), "{table}");
+    assert!(
+        v.audit_entries().iter().any(|e| e["target"]
+            .as_str()
+            .is_some_and(|t| t.contains("/console/drills"))),
+        "the page view is audited"
+    );
 }

@@ -6,12 +6,14 @@
 //! | accounts and roles | `/console/accounts` | admin |
 //! | deletion plans, approve (four-eyes) | `/console/plans`, POST `/console/plans/approve` | see; approve needs `approve-deletion` |
 //! | audit log with filters and paging | `/console/audit` | auditor (`read-audit`) |
+//! | restore drills, newest first; repositories without one in a year | `/console/drills` | admin, auditor (repositories they have a grant on) |
 //!
 //! Any other account gets a 403 page naming the roles needed. Pages only read and call the same
 //! [`Vault`] methods as the API (`list_plans`, `approve_plan`, ...), so the rules — four-eyes
 //! included — live in one place.
 
 mod audit;
+mod drills;
 mod plans;
 
 use std::collections::BTreeMap;
@@ -38,6 +40,7 @@ pub(crate) const T: &Texts = &[
     ("accounts", "アカウント", "Accounts"),
     ("plans", "削除計画の承認", "Deletion approvals"),
     ("audit", "監査ログ", "Audit log"),
+    ("drills", "復元訓練", "Restore drills"),
     ("repo", "リポジトリ", "Repository"),
     ("source", "ソース", "Source"),
     ("generations", "世代数", "Generations"),
@@ -83,6 +86,7 @@ fn nav(lang: Lang) -> Vec<(&'static str, &'static str)> {
         ("/console/", t(lang, "overview")),
         ("/console/plans", t(lang, "plans")),
         ("/console/audit", t(lang, "audit")),
+        ("/console/drills", t(lang, "drills")),
         ("/console/accounts", t(lang, "accounts")),
     ]
 }
@@ -131,6 +135,7 @@ pub fn routes() -> Router<Arc<Vault>> {
         .route("/console/plans", get(plans::list))
         .route("/console/plans/approve", post(plans::approve))
         .route("/console/audit", get(audit::page))
+        .route("/console/drills", get(drills::page))
 }
 
 async fn overview(State(v): State<Arc<Vault>>, req: Req) -> Response {
