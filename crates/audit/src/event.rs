@@ -38,6 +38,10 @@ pub mod actions {
     pub const HOLD_ADD: &str = "hold.add";
     /// An account was created.
     pub const ACCOUNT_CREATE: &str = "account.create";
+    /// An account changed its own password.
+    pub const PASSWORD_CHANGE: &str = "account.password_change";
+    /// An administrator set an account's password (the user must change it at the next login).
+    pub const PASSWORD_RESET: &str = "account.password_reset";
     /// A role was granted to an account.
     pub const ROLE_GRANT: &str = "role.grant";
     /// Configuration changed.

@@ -241,6 +241,13 @@ pub enum UserCommand {
         #[command(flatten)]
         c: ConfigArg,
     },
+    /// Set a new password for a forgotten one (from KURA_USER_PASSWORD_FILE or typed). The user
+    /// must change it at the next login; every session of the account ends.
+    Password {
+        name: String,
+        #[command(flatten)]
+        c: ConfigArg,
+    },
     /// Disable an account (it keeps its history; enable again with an administrator).
     Disable {
         name: String,

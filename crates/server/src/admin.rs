@@ -161,6 +161,19 @@ impl Vault {
         self.audited("account.disable", name, r)
     }
 
+    /// `kura admin user password NAME`: an administrator on the vault host sets a new password
+    /// for a forgotten one. The user must change it at the next login and every session of the
+    /// account ends. A locked-out account stays locked until its lockout expires: a reset is not
+    /// a way around the lockout.
+    pub fn reset_password(&self, name: &str, password: &str) -> Result<()> {
+        let r = (|| {
+            let admin = host_console();
+            let now = Utc::now();
+            Ok(self.with_auth(|s| s.set_password(&admin, name, password, now))??)
+        })();
+        self.audited(kura_audit::actions::PASSWORD_RESET, name, r)
+    }
+
     pub fn list_users(&self) -> Result<Vec<AccountSummary>> {
         let admin = host_console();
         let now = Utc::now();

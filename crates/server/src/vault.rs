@@ -205,6 +205,55 @@ impl Vault {
     }
 
     /// End a web session (no error if it already ended).
+    /// The caller changes their own password. The current password and second factor are checked
+    /// again through [`Vault::login`] (a stolen session cookie alone cannot change a password;
+    /// lockout and throttling count these attempts too), then the new password is set under the
+    /// password rules (length, not the name, not one of the last ones). Every session of the
+    /// account ends, the caller's included: the next step is a login with the new password.
+    pub fn change_own_password(
+        &self,
+        caller: &Caller,
+        current: &str,
+        code: Option<&str>,
+        new: &str,
+    ) -> Result<()> {
+        let name = caller
+            .principal
+            .account_name()
+            .ok_or_else(|| ServerError::Forbidden("only a named account has a password".into()))?
+            .to_string();
+        let r: Result<()> = (|| {
+            // A wrong current password is a refused form, not a lost session (401 would send
+            // the user to the login page).
+            let check = self
+                .login(&name, current, code, &caller.remote)
+                .map_err(|e| match e.status() {
+                    401 => ServerError::Forbidden(e.to_string()),
+                    _ => e,
+                })?;
+            self.logout(&check.session)?;
+            let now = Utc::now();
+            let me = caller.principal.clone();
+            Ok(self.with_auth(|s| s.set_password(&me, &name, new, now))??)
+        })();
+        let event = match &r {
+            Ok(()) => caller.audit(
+                kura_audit::actions::PASSWORD_CHANGE,
+                &name,
+                AuditOutcome::Success,
+            ),
+            Err(e) => caller
+                .audit(
+                    kura_audit::actions::PASSWORD_CHANGE,
+                    &name,
+                    AuditOutcome::Failure,
+                )
+                .with_reason(e.to_string()),
+        };
+        self.audit(event)?;
+        r
+    }
+
     pub fn logout(&self, session: &str) -> Result<()> {
         self.with_auth(|s| s.logout(session))?;
         Ok(())

@@ -480,3 +480,96 @@ fn console_lists_restore_drills_with_their_results() {
         "the page view is audited"
     );
 }
+
+/// A new account is sent to `/web/password` after its first login and changes its password
+/// there (the current one is asked again); its sessions end, the old password stops working, the
+/// new one works. An administrator's reset sends it back to the page. All of it is audited.
+#[test]
+fn a_new_account_changes_its_password_on_the_web_and_an_admin_can_reset_it() {
+    let mut v = VaultHarness::new("clinician_mfa_exempt = true\n");
+    add_user(&v, "nurse", NURSE_PASSWORD, false);
+    grant(&v, "nurse", "clinician", "ehr");
+    v.start();
+    let login = |password: &str| {
+        let (_, head, _) = web(&v, &[], "/web/login");
+        let pre = set_cookie(&head, "kura_login")
+            .and_then(|c| c.split(';').next())
+            .unwrap()
+            .to_string();
+        let form = format!("pre={pre}&next=%2Fviewer%2F&user=nurse&password={password}&code=");
+        let jar = format!("Cookie: kura_login={pre}");
+        let (status, head, _) = web(&v, &["-H", &jar, "--data", &form], "/web/login");
+        let cookie = set_cookie(&head, "kura_session")
+            .and_then(|c| c.split(';').next())
+            .map(|sid| format!("Cookie: kura_session={sid}"));
+        (status, head, cookie)
+    };
+    let (status, head, cookie) = login(NURSE_PASSWORD);
+    assert_eq!(status, 303, "{head}");
+    assert!(
+        has(&head, "location: /web/password"),
+        "first login goes to the password page: {head}"
+    );
+    let cookie = cookie.unwrap();
+    let (status, _, page) = web(&v, &["-H", &cookie], "/web/password");
+    assert_eq!(status, 200, "{page}");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the form's csrf token")
+        .to_string();
+    let change = |current: &str, new: &str, repeat: &str| {
+        let form = format!("csrf={csrf}&current={current}&code=&new={new}&repeat={repeat}");
+        web(&v, &["-H", &cookie, "--data", &form], "/web/password")
+    };
+    const NEW: &str = "Wq8!rT5#kN2v-ward-new";
+    let (status, _, page) = change(NURSE_PASSWORD, NEW, "something-else-entirely");
+    assert_eq!(status, 400, "mismatch: {page}");
+    let (status, _, page) = change("wrong-Password-1!x", NEW, NEW);
+    assert!(
+        status == 401 || status == 403,
+        "a wrong current password: {status} {page}"
+    );
+    let (status, _, page) = change(NURSE_PASSWORD, "short", "short");
+    assert_eq!(status, 400, "the password rules apply: {page}");
+    let (status, head, _) = change(NURSE_PASSWORD, NEW, NEW);
+    assert_eq!(status, 303, "{head}");
+    assert!(has(&head, "location: /web/login?changed=1"), "{head}");
+    let (status, _, _) = web(&v, &["-H", &cookie], "/viewer/");
+    assert_eq!(status, 303, "the old session ended");
+    let (status, _, _) = login(NURSE_PASSWORD);
+    assert_eq!(status, 401, "the old password no longer works");
+    let (status, head, _) = login(NEW);
+    assert!(has(&head, "location: /viewer/"), "{status} {head}");
+
+    // The administrator's reset: the user must choose a new one again.
+    const RESET: &str = "Yp3!hM7#cZ4s-reset-ward";
+    std::fs::write(v.path("reset-pw"), format!("{RESET}\n")).unwrap();
+    let out = kura()
+        .args(["admin", "user", "password", "nurse", "--config"])
+        .arg(&v.config)
+        .env("KURA_USER_PASSWORD_FILE", v.path("reset-pw"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let (status, _, _) = login(NEW);
+    assert_eq!(status, 401);
+    let (_, head, _) = login(RESET);
+    assert!(has(&head, "location: /web/password"), "{head}");
+
+    let entries = v.audit_entries();
+    let count = |action: &str, result: &str| {
+        entries
+            .iter()
+            .filter(|e| e["action"] == action && e["result"] == result)
+            .count()
+    };
+    assert_eq!(count("account.password_change", "success"), 1);
+    assert!(count("account.password_change", "failure") >= 2);
+    assert_eq!(count("account.password_reset", "success"), 1);
+    let log = entries.iter().map(|e| e.to_string()).collect::<String>();
+    for secret in [NURSE_PASSWORD, NEW, RESET] {
+        assert!(!log.contains(secret), "a password reached the audit log");
+    }
+}

@@ -94,7 +94,10 @@ fn set(r: &mut Response, cookie_value: &str) {
 
 pub async fn form(req: Req) -> Response {
     let next = next_of(&req.query);
-    login_page(&req, &next, None, StatusCode::OK)
+    let changed = req.query.split('&').any(|kv| kv == "changed=1");
+    let (lang, _) = req.lang();
+    let notice = changed.then(|| tr(COMMON, lang, "password_changed"));
+    login_page(&req, &next, notice, StatusCode::OK)
 }
 
 #[derive(Deserialize)]
@@ -127,7 +130,13 @@ pub async fn submit(State(v): State<Arc<Vault>>, req: Req, Form(f): Form<LoginFo
     });
     match job.await {
         Ok(Ok(answer)) => {
-            let mut r = redirect(&next);
+            // A new or reset account chooses its own password before anything else.
+            let to = if answer.must_change_password {
+                "/web/password"
+            } else {
+                &next
+            };
+            let mut r = redirect(to);
             set(
                 &mut r,
                 &session::set_cookie(SESSION_COOKIE, &answer.session, None),

@@ -19,6 +19,7 @@
 pub mod html;
 mod login;
 pub mod page;
+mod password;
 pub mod session;
 
 use std::sync::Arc;
@@ -330,6 +331,7 @@ pub fn routes() -> Router<Arc<Vault>> {
         .route("/", get(home))
         .route("/web/login", get(login::form).post(login::submit))
         .route("/web/logout", post(login::logout))
+        .route("/web/password", get(password::page).post(password::submit))
         .route("/web/style.css", get(style))
         // Browsers ask for it on every first visit; without a route it would be audited as a
         // probe of the API.

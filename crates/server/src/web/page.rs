@@ -73,6 +73,12 @@ pub const COMMON: &Texts = &[
     ),
     ("back", "戻る", "Back"),
     ("signed_in_as", "ログイン中:", "Signed in as"),
+    ("change_password", "パスワード変更", "Change password"),
+    (
+        "password_changed",
+        "パスワードを変更しました。新しいパスワードでログインしてください。",
+        "Your password was changed. Log in with the new password.",
+    ),
 ];
 
 /// Japan Standard Time: the vault's pages show and take times in the hospital's zone.
@@ -157,7 +163,9 @@ pub fn layout(f: &Frame<'_>, body: &Html) -> String {
             .text(v.name)
             .raw("</b> (")
             .text(v.roles)
-            .raw(")</span><form class=\"inline\" method=\"post\" action=\"/web/logout\">")
+            .raw(")</span> <a id=\"change-password\" href=\"/web/password\">")
+            .text(t("change_password"))
+            .raw("</a><form class=\"inline\" method=\"post\" action=\"/web/logout\">")
             .hidden("csrf", v.csrf)
             .raw("<button type=\"submit\" id=\"logout\">")
             .text(t("logout"))

@@ -137,6 +137,14 @@ fn user(g: &Global, c: &UserCommand) -> Result<i32> {
             source,
         } => vault(&c.config)?.grant(name, parse_role(role)?, repo, source.as_deref())?,
         UserCommand::List { c } => list_users(g, &vault(&c.config)?)?,
+        UserCommand::Password { name, c } => {
+            let v = vault(&c.config)?;
+            let password = account_password("KURA_USER_PASSWORD_FILE")?;
+            v.reset_password(name, &password)?;
+            if !g.quiet {
+                println!("password of {name} set; they must choose their own at the next login");
+            }
+        }
         UserCommand::Disable { name, c } => vault(&c.config)?.disable_user(name)?,
     }
     Ok(crate::exit::SUCCESS)
