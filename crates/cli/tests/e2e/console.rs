@@ -481,9 +481,10 @@ fn console_lists_restore_drills_with_their_results() {
     );
 }
 
-/// A new account is sent to `/web/password` after its first login and changes its password
-/// there (the current one is asked again); its sessions end, the old password stops working, the
-/// new one works. An administrator's reset sends it back to the page. All of it is audited.
+/// A new account is reminded on every page to replace the password an administrator chose, and
+/// changes it on `/web/password` (the current one is asked again); its sessions end, the old
+/// password stops working, the new one works and the reminder is gone. An administrator's reset
+/// brings the reminder back. All of it is audited, no password in the log.
 #[test]
 fn a_new_account_changes_its_password_on_the_web_and_an_admin_can_reset_it() {
     let mut v = VaultHarness::new("clinician_mfa_exempt = true\n");
@@ -504,13 +505,16 @@ fn a_new_account_changes_its_password_on_the_web_and_an_admin_can_reset_it() {
             .map(|sid| format!("Cookie: kura_session={sid}"));
         (status, head, cookie)
     };
+    let reminded = |cookie: &str| {
+        let (status, _, page) = web(&v, &["-H", cookie], "/viewer/");
+        assert_eq!(status, 200, "{page}");
+        page.contains("id=\"must-change\"")
+    };
     let (status, head, cookie) = login(NURSE_PASSWORD);
     assert_eq!(status, 303, "{head}");
-    assert!(
-        has(&head, "location: /web/password"),
-        "first login goes to the password page: {head}"
-    );
+    assert!(has(&head, "location: /viewer/"), "{head}");
     let cookie = cookie.unwrap();
+    assert!(reminded(&cookie), "a new account is reminded");
     let (status, _, page) = web(&v, &["-H", &cookie], "/web/password");
     assert_eq!(status, 200, "{page}");
     let csrf = page
@@ -540,8 +544,9 @@ fn a_new_account_changes_its_password_on_the_web_and_an_admin_can_reset_it() {
     assert_eq!(status, 303, "the old session ended");
     let (status, _, _) = login(NURSE_PASSWORD);
     assert_eq!(status, 401, "the old password no longer works");
-    let (status, head, _) = login(NEW);
+    let (status, head, fresh) = login(NEW);
     assert!(has(&head, "location: /viewer/"), "{status} {head}");
+    assert!(!reminded(&fresh.unwrap()), "no reminder after the change");
 
     // The administrator's reset: the user must choose a new one again.
     const RESET: &str = "Yp3!hM7#cZ4s-reset-ward";
@@ -555,8 +560,12 @@ fn a_new_account_changes_its_password_on_the_web_and_an_admin_can_reset_it() {
     assert!(out.status.success(), "{}", text(&out));
     let (status, _, _) = login(NEW);
     assert_eq!(status, 401);
-    let (_, head, _) = login(RESET);
-    assert!(has(&head, "location: /web/password"), "{head}");
+    let (_, head, reset) = login(RESET);
+    assert!(has(&head, "location: /viewer/"), "{head}");
+    assert!(
+        reminded(&reset.unwrap()),
+        "a reset account is reminded again"
+    );
 
     let entries = v.audit_entries();
     let count = |action: &str, result: &str| {

@@ -325,28 +325,16 @@ fn a_repack_is_followed_by_deleting_the_old_packs_whatever_the_index_order() {
         let kept = backup(&k, &src, &[]);
         k.ok(&["forget", "--keep-last", "1", "--source", "ehr"]);
         let before = dir_size(&k.repo.join("data"));
-        let first: serde_json::Value = serde_json::from_str(&k.ok(&[
-            "prune",
-            "--json",
-            "--grace",
-            "0s",
-            "--repack-unused",
-            "1",
-        ]))
-        .unwrap();
+        let prune = || -> serde_json::Value {
+            let out = k.ok(&["prune", "--json", "--grace", "0s", "--repack-unused", "1"]);
+            serde_json::from_str(&out).unwrap()
+        };
+        let first = prune();
         assert!(
             first["summary"]["packs_repacked"].as_u64().unwrap() > 0,
             "round {round}: the first prune repacks: {first}"
         );
-        let second: serde_json::Value = serde_json::from_str(&k.ok(&[
-            "prune",
-            "--json",
-            "--grace",
-            "0s",
-            "--repack-unused",
-            "1",
-        ]))
-        .unwrap();
+        let second = prune();
         assert_eq!(
             second["summary"]["packs_repacked"].as_u64(),
             Some(0),

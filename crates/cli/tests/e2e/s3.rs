@@ -148,6 +148,22 @@ fn locked_files(store: &S3Backend) -> Vec<(FileKind, String, kura_store::s3::Obj
     out
 }
 
+/// Every pack, index and snapshot object, each COMPLIANCE-locked for at least a day.
+fn locked_for_a_day(store: &S3Backend) -> Vec<(FileKind, String, kura_store::s3::ObjectHead)> {
+    let day = SystemTime::now() + Duration::from_secs(86_400 - 600);
+    let files = locked_files(store);
+    assert!(files.iter().any(|f| f.0 == FileKind::Pack), "{files:?}");
+    for (kind, name, head) in &files {
+        assert_eq!(
+            head.lock_mode.as_deref(),
+            Some("COMPLIANCE"),
+            "{kind} {name}"
+        );
+        assert!(head.retain_until.unwrap() > day, "{kind} {name}: {head:?}");
+    }
+    files
+}
+
 /// What a thief of the backup credentials tries against one object of a locked generation,
 /// straight at the store. Returns the locked version's id.
 fn attack(store: &S3Backend, bucket: &str, kind: FileKind, name: &str) -> String {
@@ -228,17 +244,7 @@ fn object_lock_protects_a_generation_from_the_backup_credentials() {
 
     // Every pack, index and snapshot object is COMPLIANCE-locked for (at least) the lock.
     let store = s.backup(&bucket, prefix);
-    let day = SystemTime::now() + Duration::from_secs(86_400 - 600);
-    let files = locked_files(&store);
-    assert!(files.iter().any(|f| f.0 == FileKind::Pack), "{files:?}");
-    for (kind, name, head) in &files {
-        assert_eq!(
-            head.lock_mode.as_deref(),
-            Some("COMPLIANCE"),
-            "{kind} {name}"
-        );
-        assert!(head.retain_until.unwrap() > day, "{kind} {name}: {head:?}");
-    }
+    let files = locked_for_a_day(&store);
 
     // The thief's attempts, on every pack and the snapshot.
     let mut attacked = Vec::new();
@@ -301,17 +307,7 @@ fn the_policy_minimum_lock_is_enforced_by_the_store() {
         .to_string();
     assert_eq!(message(&lines, "store_lock")["snapshot"], snapshot.as_str());
     let store = s.backup(&bucket, prefix);
-    let day = SystemTime::now() + Duration::from_secs(86_400 - 600);
-    let files = locked_files(&store);
-    assert!(files.iter().any(|f| f.0 == FileKind::Pack), "{files:?}");
-    for (kind, name, head) in &files {
-        assert_eq!(
-            head.lock_mode.as_deref(),
-            Some("COMPLIANCE"),
-            "{kind} {name}"
-        );
-        assert!(head.retain_until.unwrap() > day, "{kind} {name}: {head:?}");
-    }
+    let files = locked_for_a_day(&store);
     let (kind, name, _) = files.iter().find(|f| f.0 == FileKind::Snapshot).unwrap();
     attack(&store, &bucket, *kind, name);
     assert_restores(&k, &snapshot, &data, "policy-locked");

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use kura_auth::{Permission, Role};
 use kura_repo::meta::MetaRecord;
 
@@ -52,20 +52,6 @@ fn d(lang: Lang, key: &'static str) -> &'static str {
 /// The guideline asks for a tested restore procedure; a year without a drill is worth saying.
 const STALE_AFTER_DAYS: i64 = 365;
 
-/// One drill record and the repository it was found in.
-struct Drill {
-    repo: String,
-    snapshot: String,
-    system: String,
-    plan: String,
-    passed: bool,
-    restore_seconds: f64,
-    rto_met: bool,
-    failures: Vec<String>,
-    created_at: DateTime<Utc>,
-    actor: String,
-}
-
 pub async fn page(State(v): State<Arc<Vault>>, req: Req) -> Response {
     serve(v, &AREA, req, None, |v, ctx| {
         require_role(ctx, &[Role::Admin, Role::Auditor], "need_console")?;
@@ -79,12 +65,12 @@ pub async fn page(State(v): State<Arc<Vault>>, req: Req) -> Response {
                 continue;
             }
             let found = drills_of(v, &name)?;
-            if !found.iter().any(|d| d.created_at > cutoff) {
+            if !found.iter().any(|r| r.created_at() > cutoff) {
                 stale.push(name.clone());
             }
-            drills.extend(found);
+            drills.extend(found.into_iter().map(|r| (name.clone(), r)));
         }
-        drills.sort_by_key(|d| std::cmp::Reverse(d.created_at));
+        drills.sort_by_key(|(_, r)| std::cmp::Reverse(r.created_at()));
         let mut body = Html::new();
         if !stale.is_empty() {
             body.raw("<p class=\"notice\" id=\"stale\">")
@@ -110,39 +96,17 @@ pub async fn page(State(v): State<Arc<Vault>>, req: Req) -> Response {
 
 /// The drill records of one repository. Unreadable records are skipped here: `check` names them,
 /// and one damaged record must not hide the others from an auditor.
-fn drills_of(v: &Vault, repo: &str) -> crate::error::Result<Vec<Drill>> {
+fn drills_of(v: &Vault, repo: &str) -> crate::error::Result<Vec<MetaRecord>> {
     let (records, _damaged) = v.repo(repo)?.list_meta()?;
     Ok(records
         .into_iter()
-        .filter_map(|(_, r)| match r {
-            MetaRecord::Drill {
-                snapshot,
-                system,
-                plan,
-                passed,
-                restore_seconds,
-                rto_met,
-                failures,
-                created_at,
-                actor,
-            } => Some(Drill {
-                repo: repo.to_string(),
-                snapshot: snapshot.short(),
-                system,
-                plan,
-                passed,
-                restore_seconds,
-                rto_met,
-                failures,
-                created_at,
-                actor,
-            }),
-            _ => None,
-        })
+        .map(|(_, r)| r)
+        .filter(|r| matches!(r, MetaRecord::Drill { .. }))
         .collect())
 }
 
-fn table(body: &mut Html, lang: Lang, drills: &[Drill]) {
+/// One row per `(repository, drill record)`; other records are skipped.
+fn table(body: &mut Html, lang: Lang, drills: &[(String, MetaRecord)]) {
     body.raw("<table id=\"drills\"><tr>");
     body.el("th", d(lang, "when"));
     body.el("th", t(lang, "repo"));
@@ -159,27 +123,41 @@ fn table(body: &mut Html, lang: Lang, drills: &[Drill]) {
         body.el("th", d(lang, k));
     }
     body.raw("</tr>");
-    for x in drills {
+    for (repo, record) in drills {
+        let MetaRecord::Drill {
+            snapshot,
+            system,
+            plan,
+            passed,
+            restore_seconds,
+            rto_met,
+            failures,
+            created_at,
+            actor,
+        } = record
+        else {
+            continue;
+        };
         body.raw("<tr>")
-            .el("td", &page::when(x.created_at))
-            .el("td", &x.repo)
-            .el("td", &x.system)
-            .el("td", &x.plan)
-            .el("td", &x.snapshot);
-        if x.passed {
+            .el("td", &page::when(*created_at))
+            .el("td", repo)
+            .el("td", system)
+            .el("td", plan)
+            .el("td", &snapshot.short());
+        if *passed {
             body.el_class("td", "clean", d(lang, "passed"));
         } else {
             body.raw("<td>")
                 .el_class("span", "suspicious", d(lang, "failed"))
                 .raw("</td>");
         }
-        body.el("td", &format!("{:.1} s", x.restore_seconds));
+        body.el("td", &format!("{restore_seconds:.1} s"));
         body.el(
             "td",
-            d(lang, if x.rto_met { "rto_met" } else { "rto_missed" }),
+            d(lang, if *rto_met { "rto_met" } else { "rto_missed" }),
         );
-        body.el("td", &x.failures.join(" / "));
-        body.el("td", &x.actor);
+        body.el("td", &failures.join(" / "));
+        body.el("td", actor);
         body.raw("</tr>");
     }
     body.raw("</table>");
@@ -196,9 +174,8 @@ mod tests {
 
     #[test]
     fn a_failed_drill_is_marked_and_its_failures_escaped() {
-        let drill = Drill {
-            repo: "ehr".into(),
-            snapshot: "01234567".into(),
+        let drill = MetaRecord::Drill {
+            snapshot: kura_format::FileId([7; 32]),
             system: "電子カルテ".into(),
             plan: "半田病院".into(),
             passed: false,
@@ -209,7 +186,7 @@ mod tests {
             actor: "sato".into(),
         };
         let mut body = Html::new();
-        table(&mut body, Lang::En, &[drill]);
+        table(&mut body, Lang::En, &[("ehr".to_string(), drill)]);
         let html = body.into_string();
         assert!(html.contains("FAILED") && html.contains("missed"), "{html}");
         assert!(html.contains("12.3 s"), "{html}");

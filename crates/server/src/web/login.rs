@@ -130,13 +130,7 @@ pub async fn submit(State(v): State<Arc<Vault>>, req: Req, Form(f): Form<LoginFo
     });
     match job.await {
         Ok(Ok(answer)) => {
-            // A new or reset account chooses its own password before anything else.
-            let to = if answer.must_change_password {
-                "/web/password"
-            } else {
-                &next
-            };
-            let mut r = redirect(to);
+            let mut r = redirect(&next);
             set(
                 &mut r,
                 &session::set_cookie(SESSION_COOKIE, &answer.session, None),

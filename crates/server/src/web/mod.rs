@@ -191,7 +191,10 @@ where
     }
     let mut response = match result {
         Ok(Reply::Redirect(to)) => redirect(&to),
-        Ok(Reply::Page { title, body }) => render(&ctx, area, &title, &body, StatusCode::OK),
+        Ok(Reply::Page { title, body }) => {
+            let body = with_password_reminder(v, &ctx, area, body);
+            render(&ctx, area, &title, &body, StatusCode::OK)
+        }
         Err(e) if e.status() == 401 => to_login(req),
         Err(e) => render_error(&ctx, area, &e),
     };
@@ -323,6 +326,26 @@ async fn home(axum::extract::State(v): axum::extract::State<Arc<Vault>>, req: Re
         }
     });
     job.await.unwrap_or_else(|_| redirect("/web/login"))
+}
+
+/// Every page of an account whose password an administrator chose (new or reset) starts with a
+/// reminder to change it. A reminder, not a wall: during an outage a clinician with a fresh
+/// account must reach the viewer at once.
+fn with_password_reminder(v: &Vault, ctx: &Ctx, area: &Area, body: Html) -> Html {
+    let must = area.name != "account"
+        && v.with_auth(|s| s.must_change_password(&ctx.account))
+            .unwrap_or(false);
+    if !must {
+        return body;
+    }
+    let mut out = Html::new();
+    out.raw("<p class=\"notice\" id=\"must-change\">")
+        .text(page::tr(page::COMMON, ctx.lang, "must_change"))
+        .raw(" <a href=\"/web/password\">")
+        .text(page::tr(page::COMMON, ctx.lang, "change_password"))
+        .raw("</a></p>")
+        .push(&body);
+    out
 }
 
 /// The routes of both page sets, the login and the assets, with the security headers.

@@ -75,6 +75,11 @@ pub const COMMON: &Texts = &[
     ("signed_in_as", "ログイン中:", "Signed in as"),
     ("change_password", "パスワード変更", "Change password"),
     (
+        "must_change",
+        "管理者が設定したパスワードを使用中です。ご自身のパスワードに変更してください。",
+        "You are using a password an administrator set. Please change it to your own.",
+    ),
+    (
         "password_changed",
         "パスワードを変更しました。新しいパスワードでログインしてください。",
         "Your password was changed. Log in with the new password.",

@@ -13,7 +13,7 @@ use axum::response::Response;
 use axum::Form;
 
 use super::html::Html;
-use super::page::{tr, Lang, Texts};
+use super::page::{tr, Lang, Texts, COMMON};
 use super::{serve, Area, Ctx, Reply, Req};
 use crate::error::ServerError;
 use crate::vault::Vault;
@@ -21,11 +21,6 @@ use crate::vault::Vault;
 const T: &Texts = &[
     ("title", "パスワードの変更", "Change password"),
     ("current", "現在のパスワード", "Current password"),
-    (
-        "code",
-        "確認コード（6桁）または回復コード",
-        "Code (6 digits) or recovery code",
-    ),
     ("new", "新しいパスワード", "New password"),
     ("repeat", "新しいパスワード（確認）", "New password again"),
     ("change", "変更する", "Change"),
@@ -61,7 +56,7 @@ fn form(ctx: &Ctx) -> Html {
     body.raw("<form method=\"post\" action=\"/web/password\" class=\"login\">")
         .hidden("csrf", &ctx.csrf)
         .input("current", "password", t(lang, "current"), "")
-        .input("code", "text", t(lang, "code"), "")
+        .input("code", "text", tr(COMMON, lang, "code"), "")
         .input("new", "password", t(lang, "new"), "")
         .input("repeat", "password", t(lang, "repeat"), "")
         .raw("<button type=\"submit\" id=\"change\">")
