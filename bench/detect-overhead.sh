@@ -61,10 +61,17 @@ if [ "$BUILD" = 1 ]; then
   log "building kura and kura-gen (release; a no-op when up to date)"
   (cd "$ROOT" && cargo build --quiet --release -p kura -p kura-testkit) || die "the release build failed"
 fi
-[ -x "$KURA" ] && [ -x "$KURA_GEN" ] || die "$KURA or $KURA_GEN is missing: run cargo build --release -p kura -p kura-testkit"
+if [ ! -x "$KURA" ] || [ ! -x "$KURA_GEN" ]; then
+  die "$KURA or $KURA_GEN is missing: run cargo build --release -p kura -p kura-testkit"
+fi
 
+# The work directory is emptied first, so only one this script created (marked) or an empty one.
+if [ -e "$WORKDIR" ] && [ ! -e "$WORKDIR/.kura-detect-overhead" ] && [ -n "$(ls -A "$WORKDIR")" ]; then
+  die "$WORKDIR exists and was not created by this script; name an empty or new directory"
+fi
 rm -rf "$WORKDIR"
 mkdir -p "$WORKDIR"
+touch "$WORKDIR/.kura-detect-overhead"
 DATA=$WORKDIR/data
 RESULTS=$WORKDIR/results.tsv
 printf 'pw-detect-overhead\n' >"$WORKDIR/password"
