@@ -30,6 +30,7 @@ use kura_format::pack::BlobKind;
 use kura_format::snapshot::{Snapshot, SnapshotStats};
 use kura_format::tree::{Node, NodeType, Tree};
 use kura_format::{BlobId, FileId};
+use kura_repo::snapshots::SnapshotEntry;
 use kura_repo::{BlobWriter, Repository};
 
 use crate::chunker::Chunker;
@@ -559,27 +560,14 @@ pub fn find_parent(
     source: &str,
     paths: &[String],
 ) -> Result<Option<(FileId, Snapshot)>> {
-    let list = repo.list_snapshots()?;
-    Ok(list
-        .snapshots
-        .into_iter()
-        .rev()
-        .find(|s| s.snapshot.source == source && s.snapshot.paths == paths)
-        .map(|s| (s.id, s.snapshot)))
+    Ok(parent_in(&repo.list_snapshots()?.snapshots, source, paths))
 }
 
-/// This source's recent generations, oldest first: the history detection learns from.
-fn source_history(repo: &Repository, source: &str) -> Result<Vec<Snapshot>> {
-    let list = repo.list_snapshots()?;
-    // A first generation (no parent) is all new files: it says nothing about a usual day.
-    let mine: Vec<Snapshot> = list
-        .snapshots
-        .into_iter()
-        .filter(|s| s.snapshot.source == source && s.snapshot.parent.is_some())
-        .map(|s| s.snapshot)
-        .collect();
-    let skip = mine.len().saturating_sub(30);
-    Ok(mine.into_iter().skip(skip).collect())
+fn parent_in(list: &[SnapshotEntry], source: &str, paths: &[String]) -> Option<(FileId, Snapshot)> {
+    list.iter()
+        .rev()
+        .find(|s| s.snapshot.source == source && s.snapshot.paths == paths)
+        .map(|s| (s.id, s.snapshot.clone()))
 }
 
 fn absolute(p: &Path) -> Result<PathBuf> {
@@ -636,11 +624,19 @@ pub fn backup(
         ),
         BackupInput::Command { argv, .. } => (vec![argv.join(" ")], vec![]),
     };
+    // One listing serves the parent and detection's history: every listed generation is a read
+    // (a GET on S3), and listing again for the history doubled that on every detecting backup.
+    let snapshots = repo.list_snapshots()?.snapshots;
     let parent = if opts.force {
         None
     } else {
-        find_parent(repo, &opts.source, &paths)?
+        parent_in(&snapshots, &opts.source, &paths)
     };
+    let history = match &parent {
+        Some(_) if opts.detect => crate::detect::source_history(&snapshots, &opts.source),
+        _ => Vec::new(),
+    };
+    drop(snapshots);
     let repo_root = repo.backend().location();
     let run = Run {
         repo,
@@ -672,13 +668,10 @@ pub fn backup(
         // and flagging it would only teach operators to ignore the verdict. Its files still get
         // their content summaries, which later generations and the clean assembly need.
         Some(_) if parent.is_none() => None,
-        Some(observer) => {
-            let history = source_history(repo, &opts.source)?;
-            Some(observer.judge(
-                counters.files_unchanged,
-                &history.iter().collect::<Vec<_>>(),
-            ))
-        }
+        Some(observer) => Some(observer.judge(
+            counters.files_unchanged,
+            &history.iter().collect::<Vec<_>>(),
+        )),
         None => None,
     };
     let (host, user) = host_user(opts);
