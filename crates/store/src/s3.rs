@@ -555,7 +555,21 @@ impl Backend for S3Backend {
         validate_name(name)?;
         self.scanned(kind)?;
         let target = Target::new(self, kind, name);
-        self.run(async move { target.delete_version().await })
+        let tampered = target.version.is_some();
+        let key = target.key.clone();
+        self.run(async move {
+            target.delete_version().await?;
+            if tampered {
+                versions::sweep_key(&target).await;
+            }
+            Ok(())
+        })?;
+        if tampered {
+            if let Ok(mut p) = self.pins.lock() {
+                p.keys.remove(&key);
+            }
+        }
+        Ok(())
     }
 
     fn store_lock_until(&self, kind: FileKind, name: &str) -> Result<Option<SystemTime>> {

@@ -8,7 +8,8 @@
 //! and any delete marker came from someone else. Listing and reading therefore follow the oldest
 //! version of each key: the tampering is reported (the key is *pinned* to its first version) and
 //! the generation reads exactly as it was written. No one can slip in a version *older* than
-//! Kura's.
+//! Kura's. When Kura removes its version of a tampered key (a prune after the lock ended), it
+//! removes what was added over it too ([`sweep_key`]).
 //!
 //! One ListObjectVersions pass per namespace (up to 1000 keys a request) finds every tampered key,
 //! so a restore costs one extra request per thousand packs, not one per pack. Keys written after
@@ -100,6 +101,45 @@ pub(super) async fn scan(target: &Target, prefix: &str) -> Result<Option<Scan>> 
         }
     }
     Ok(Some(collect(keys, order, prefix)))
+}
+
+/// After Kura's own version of a tampered key was removed, remove what others added over it
+/// (later versions, delete markers); otherwise the attacker's bytes would surface as a file of
+/// that name once Kura's version is gone, and they would cost storage forever. Best effort: a
+/// version the store still locks (a bucket with default retention) stays until a later prune,
+/// which finds it as an unindexed file. Returns how many were removed.
+pub(super) async fn sweep_key(target: &Target) -> usize {
+    let listed = target
+        .client
+        .list_object_versions()
+        .bucket(&target.bucket)
+        .prefix(&target.key)
+        .send()
+        .await;
+    let Ok(page) = listed else { return 0 };
+    let versions = page
+        .versions()
+        .iter()
+        .filter(|v| v.key() == Some(target.key.as_str()))
+        .filter_map(|v| v.version_id());
+    let markers = page
+        .delete_markers()
+        .iter()
+        .filter(|m| m.key() == Some(target.key.as_str()))
+        .filter_map(|m| m.version_id());
+    let mut removed = 0;
+    for version in versions.chain(markers) {
+        let deleted = target
+            .client
+            .delete_object()
+            .bucket(&target.bucket)
+            .key(&target.key)
+            .version_id(version)
+            .send()
+            .await;
+        removed += usize::from(deleted.is_ok());
+    }
+    removed
 }
 
 fn collect(mut keys: HashMap<String, KeyVersions>, order: Vec<String>, prefix: &str) -> Scan {

@@ -303,6 +303,52 @@ fn versions_added_over_kura_files_are_ignored() {
 }
 
 #[test]
+fn removing_a_tampered_file_removes_what_was_added_over_it() {
+    // When Kura removes its own version of a key someone wrote over (prune, after the lock), the
+    // versions and delete markers added over it go too: otherwise the attacker's bytes would
+    // surface as a file of that name, and cost storage for ever.
+    let Some(s) = s3_support::server("removing_a_tampered_file") else {
+        return;
+    };
+    let bucket = s.bucket(true);
+    let b = s.backup(&bucket, "repo");
+    let pack = b"a pack nobody needs any more".to_vec();
+    let p = conformance::name_of(&pack);
+    b.create(FileKind::Pack, &p, &pack).unwrap();
+    let key = b.key(FileKind::Pack, &p);
+    let client = b.client();
+    for body in [&b"encrypted by ransomware"[..], &b"and again"[..]] {
+        let put = client
+            .put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(body.to_vec().into())
+            .send();
+        b.call(put).unwrap().expect("S3 accepts a new version");
+    }
+    let hide = client.delete_object().bucket(&bucket).key(&key).send();
+    b.call(hide).unwrap().expect("S3 accepts a delete marker");
+
+    let fresh = s.backup(&bucket, "repo");
+    assert_eq!(fresh.read(FileKind::Pack, &p).unwrap(), pack);
+    fresh.remove(FileKind::Pack, &p).unwrap();
+    let versions = client
+        .list_object_versions()
+        .bucket(&bucket)
+        .prefix(&key)
+        .send();
+    let left = b.call(versions).unwrap().expect("versions are listed");
+    assert!(
+        left.versions().is_empty() && left.delete_markers().is_empty(),
+        "every version of {key} is gone: {left:?}"
+    );
+    let again = s.backup(&bucket, "repo");
+    assert!(again.list(FileKind::Pack).unwrap().is_empty());
+    assert!(again.tampered_keys().is_empty());
+    assert!(fresh.tampered_keys().is_empty());
+}
+
+#[test]
 fn store_locks_are_reported_and_absent_on_a_plain_bucket() {
     let Some(s) = s3_support::server("store_locks_on_a_plain_bucket") else {
         return;
