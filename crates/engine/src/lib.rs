@@ -24,6 +24,9 @@ pub mod progress;
 pub mod prune;
 pub mod repair;
 pub mod restore;
+mod restore_files;
+#[cfg(test)]
+mod restore_tests;
 pub mod retention;
 pub mod walk;
 
