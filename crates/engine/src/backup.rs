@@ -39,6 +39,7 @@ use crate::exclude::Excludes;
 use crate::fsmeta::{node_from_metadata, unchanged};
 use crate::prefetch::{parent_map, ParentMap, TreePrefetch};
 use crate::progress::Progress;
+use crate::seal_pool::{SealPool, POOL_MIN_FILE};
 use kura_anomaly::{ChangeKind, FileSignals, FileSummary};
 
 /// What to back up.
@@ -132,6 +133,8 @@ struct Run<'a> {
     repo_root: Option<PathBuf>,
     /// Ransomware signals of this generation (None when detection is off).
     observer: Option<Observer>,
+    /// Idle threads' help with sealing the chunks of large files.
+    seal: SealPool,
 }
 
 impl Run<'_> {
@@ -148,23 +151,37 @@ impl Run<'_> {
 
     /// Chunk and store a stream; returns its content ids. The bytes also feed the signal
     /// accumulator, if any: detection reads nothing twice.
+    /// With `large`, the chunks' sealing is shared with the seal pool (see `seal_pool`).
     fn store_stream(
         &self,
         reader: impl Read,
         mut acc: Option<&mut SignalAccumulator>,
+        large: bool,
     ) -> Result<Vec<BlobId>> {
         let mut ids = Vec::new();
-        self.chunker
+        let mut batch = large.then(|| self.seal.batch(&self.writer));
+        let chunked = self
+            .chunker
             .for_each_chunk::<_, EngineError>(reader, |chunk| {
                 if let Some(a) = acc.as_deref_mut() {
                     a.update(chunk);
                 }
                 let id = self.repo.key().blob_id(chunk);
-                self.writer.add_with_id(BlobKind::Data, id, chunk)?;
+                match batch.as_mut() {
+                    Some(b) => b.add(id, chunk)?,
+                    None => {
+                        self.writer.add_with_id(BlobKind::Data, id, chunk)?;
+                    }
+                }
                 Progress::add(&self.progress.bytes_done, chunk.len() as u64);
                 ids.push(id);
                 Ok(())
-            })?;
+            });
+        // Wait for the pool even after a read error: no chunk may still be in flight once the
+        // file's outcome is reported.
+        let sealed = batch.map_or(Ok(()), |b| b.finish());
+        chunked?;
+        sealed?;
         Ok(ids)
     }
 
@@ -176,7 +193,8 @@ impl Run<'_> {
         };
         let before = file.metadata().map_err(|e| EngineError::io(path, e))?;
         let mut acc = self.observer.as_ref().map(|_| SignalAccumulator::new());
-        match self.store_stream(&file, acc.as_mut()) {
+        let large = before.size() >= POOL_MIN_FILE;
+        match self.store_stream(&file, acc.as_mut(), large) {
             Ok(ids) => {
                 if let Ok(after) = file.metadata() {
                     if after.size() != before.size()
@@ -657,14 +675,17 @@ pub fn backup(
                 Observer::summaries_only()
             }
         }),
+        seal: SealPool::new(threads(opts)),
     };
-    let (tree, counters) = match input {
-        BackupInput::Paths(_) => {
-            run_pipeline(&run, &abs_paths, parent.as_ref().map(|p| &p.1), opts)?
-        }
-        BackupInput::Stream { name, reader } => store_stream_input(&run, &name, reader)?,
-        BackupInput::Command { name, argv } => store_command_output(&run, &name, &argv)?,
-    };
+    let (tree, counters) = run
+        .seal
+        .with_threads(&run.writer, threads(opts), || match input {
+            BackupInput::Paths(_) => {
+                run_pipeline(&run, &abs_paths, parent.as_ref().map(|p| &p.1), opts)
+            }
+            BackupInput::Stream { name, reader } => store_stream_input(&run, &name, reader),
+            BackupInput::Command { name, argv } => store_command_output(&run, &name, &argv),
+        })?;
     let write = run.writer.finish()?;
     let warnings = run.warnings.into_inner().unwrap_or_else(|p| p.into_inner());
     let verdict = match run.observer {
@@ -727,6 +748,15 @@ fn host_user(opts: &BackupOptions) -> (String, String) {
     (host, std::env::var("USER").unwrap_or_default())
 }
 
+/// Worker threads: `opts.threads`, or one per core.
+fn threads(opts: &BackupOptions) -> usize {
+    if opts.threads == 0 {
+        num_cpus::get().max(1)
+    } else {
+        opts.threads
+    }
+}
+
 fn run_pipeline(
     run: &Run,
     paths: &[PathBuf],
@@ -736,11 +766,7 @@ fn run_pipeline(
     let root = virtual_root(paths)?;
     let parent_root = parent_map(run.repo, parent.map(|p| &p.tree));
     let prefetch = TreePrefetch::new(run.repo);
-    let threads = if opts.threads == 0 {
-        num_cpus::get().max(1)
-    } else {
-        opts.threads
-    };
+    let threads = threads(opts);
     let (job_tx, job_rx) = bounded::<Job>(threads * 64);
     let (ev_tx, ev_rx) = bounded::<Event>(8192);
     std::thread::scope(|s| {
@@ -814,7 +840,7 @@ fn store_stream_input(
         inner: reader,
         count: 0,
     };
-    let content = run.store_stream(&mut counting, None)?;
+    let content = run.store_stream(&mut counting, None, true)?;
     let mut node = Node::new(name.as_bytes(), NodeType::File);
     node.mode = 0o640;
     let now = Utc::now();

@@ -28,6 +28,7 @@ mod restore_files;
 #[cfg(test)]
 mod restore_tests;
 pub mod retention;
+mod seal_pool;
 pub mod walk;
 
 pub use error::{EngineError, Result};
