@@ -40,6 +40,7 @@ use crate::exclude::Excludes;
 use crate::fsmeta::{node_from_metadata, unchanged};
 use crate::prefetch::{parent_map, ParentMap, TreePrefetch};
 use crate::progress::Progress;
+use crate::seal_pool::{SealPool, POOL_MIN_FILE};
 use kura_anomaly::{ChangeKind, FileSignals, FileSummary};
 
 /// What to back up.
@@ -133,6 +134,8 @@ struct Run<'a> {
     repo_root: Option<PathBuf>,
     /// Ransomware signals of this generation (None when detection is off).
     observer: Option<Observer>,
+    /// Idle threads' help with sealing the chunks of large files.
+    seal: SealPool,
 }
 
 impl Run<'_> {
@@ -149,23 +152,37 @@ impl Run<'_> {
 
     /// Chunk and store a stream; returns its content ids. The bytes also feed the signal
     /// accumulator, if any: detection reads nothing twice.
+    /// With `large`, the chunks' sealing is shared with the seal pool (see `seal_pool`).
     fn store_stream(
         &self,
         reader: impl Read,
         mut acc: Option<&mut SignalAccumulator>,
+        large: bool,
     ) -> Result<Vec<BlobId>> {
         let mut ids = Vec::new();
-        self.chunker
+        let mut batch = large.then(|| self.seal.batch(&self.writer));
+        let chunked = self
+            .chunker
             .for_each_chunk::<_, EngineError>(reader, |chunk| {
                 if let Some(a) = acc.as_deref_mut() {
                     a.update(chunk);
                 }
                 let id = self.repo.key().blob_id(chunk);
-                self.writer.add_with_id(BlobKind::Data, id, chunk)?;
+                match batch.as_mut() {
+                    Some(b) => b.add(id, chunk)?,
+                    None => {
+                        self.writer.add_with_id(BlobKind::Data, id, chunk)?;
+                    }
+                }
                 Progress::add(&self.progress.bytes_done, chunk.len() as u64);
                 ids.push(id);
                 Ok(())
-            })?;
+            });
+        // Wait for the pool even after a read error: no chunk may still be in flight once the
+        // file's outcome is reported.
+        let sealed = batch.map_or(Ok(()), |b| b.finish());
+        chunked?;
+        sealed?;
         Ok(ids)
     }
 
@@ -177,7 +194,8 @@ impl Run<'_> {
         };
         let before = file.metadata().map_err(|e| EngineError::io(path, e))?;
         let mut acc = self.observer.as_ref().map(|_| SignalAccumulator::new());
-        match self.store_stream(&file, acc.as_mut()) {
+        let large = before.size() >= POOL_MIN_FILE;
+        match self.store_stream(&file, acc.as_mut(), large) {
             Ok(ids) => {
                 if let Ok(after) = file.metadata() {
                     if after.size() != before.size()
@@ -247,10 +265,16 @@ fn virtual_root(paths: &[PathBuf]) -> Result<VirtualDir> {
     Ok(root)
 }
 
+/// Events travel to the assembler in batches of this many: one message per entry made thread
+/// wake-ups a quarter of a no-change backup's CPU (BENCHMARKS.md).
+const EVENT_BATCH: usize = 256;
+
 struct Walker<'r, 'a> {
     run: &'r Run<'a>,
     prefetch: &'r TreePrefetch<'a>,
-    events: Sender<Event>,
+    events: Sender<Vec<Event>>,
+    /// Events not yet sent (see [`EVENT_BATCH`]); flushed when full and at the end of the walk.
+    pending: std::cell::RefCell<Vec<Event>>,
     jobs: Sender<Job>,
     counters: Counters,
     force: bool,
@@ -260,8 +284,26 @@ struct Walker<'r, 'a> {
 
 impl Walker<'_, '_> {
     fn send(&self, e: Event) -> Result<()> {
+        let full = {
+            let mut pending = self.pending.borrow_mut();
+            pending.push(e);
+            pending.len() >= EVENT_BATCH
+        };
+        if full {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Send the pending events. Nothing the walker waits for depends on the assembler (workers
+    /// reply into channels with room), so holding events back cannot deadlock.
+    fn flush(&self) -> Result<()> {
+        let batch = std::mem::take(&mut *self.pending.borrow_mut());
+        if batch.is_empty() {
+            return Ok(());
+        }
         self.events
-            .send(e)
+            .send(batch)
             .map_err(|_| EngineError::Invalid("backup pipeline stopped".into()))
     }
 
@@ -496,9 +538,9 @@ impl Walker<'_, '_> {
 }
 
 /// Build trees from the ordered events; returns the root tree id.
-fn assemble(run: &Run, events: Receiver<Event>) -> Result<BlobId> {
+fn assemble(run: &Run, events: Receiver<Vec<Event>>) -> Result<BlobId> {
     let mut stack: Vec<Vec<Node>> = vec![Vec::new()];
-    for event in events {
+    for event in events.into_iter().flatten() {
         match event {
             Event::Enter => stack.push(Vec::new()),
             Event::Leaf(node) => stack.last_mut().expect("stack has a root").push(node),
@@ -653,14 +695,17 @@ pub fn backup(
                 Observer::summaries_only()
             }
         }),
+        seal: SealPool::new(threads(opts)),
     };
-    let (tree, counters) = match input {
-        BackupInput::Paths(_) => {
-            run_pipeline(&run, &abs_paths, parent.as_ref().map(|p| &p.1), opts)?
-        }
-        BackupInput::Stream { name, reader } => store_stream_input(&run, &name, reader)?,
-        BackupInput::Command { name, argv } => store_command_output(&run, &name, &argv)?,
-    };
+    let (tree, counters) = run
+        .seal
+        .with_threads(&run.writer, threads(opts), || match input {
+            BackupInput::Paths(_) => {
+                run_pipeline(&run, &abs_paths, parent.as_ref().map(|p| &p.1), opts)
+            }
+            BackupInput::Stream { name, reader } => store_stream_input(&run, &name, reader),
+            BackupInput::Command { name, argv } => store_command_output(&run, &name, &argv),
+        })?;
     let write = run.writer.finish()?;
     let warnings = run.warnings.into_inner().unwrap_or_else(|p| p.into_inner());
     let verdict = match run.observer {
@@ -720,6 +765,15 @@ fn host_user(opts: &BackupOptions) -> (String, String) {
     (host, std::env::var("USER").unwrap_or_default())
 }
 
+/// Worker threads: `opts.threads`, or one per core.
+fn threads(opts: &BackupOptions) -> usize {
+    if opts.threads == 0 {
+        num_cpus::get().max(1)
+    } else {
+        opts.threads
+    }
+}
+
 fn run_pipeline(
     run: &Run,
     paths: &[PathBuf],
@@ -729,13 +783,9 @@ fn run_pipeline(
     let root = virtual_root(paths)?;
     let parent_root = parent_map(run.repo, parent.map(|p| &p.tree));
     let prefetch = TreePrefetch::new(run.repo);
-    let threads = if opts.threads == 0 {
-        num_cpus::get().max(1)
-    } else {
-        opts.threads
-    };
+    let threads = threads(opts);
     let (job_tx, job_rx) = bounded::<Job>(threads * 64);
-    let (ev_tx, ev_rx) = bounded::<Event>(8192);
+    let (ev_tx, ev_rx) = bounded::<Vec<Event>>(8192 / EVENT_BATCH);
     std::thread::scope(|s| {
         let mut workers = Vec::new();
         for _ in 0..threads {
@@ -761,11 +811,14 @@ fn run_pipeline(
             prefetch,
             run,
             events: ev_tx,
+            pending: Default::default(),
             jobs: job_tx,
             counters: Counters::default(),
             force: opts.force,
         };
-        let walked = walker.walk_virtual(&root, &parent_root);
+        let walked = walker
+            .walk_virtual(&root, &parent_root)
+            .and_then(|()| walker.flush());
         prefetch.close();
         for h in helpers {
             h.join().expect("tree prefetch thread panicked");
@@ -807,7 +860,7 @@ fn store_stream_input(
         inner: reader,
         count: 0,
     };
-    let content = run.store_stream(&mut counting, None)?;
+    let content = run.store_stream(&mut counting, None, true)?;
     let mut node = Node::new(name.as_bytes(), NodeType::File);
     node.mode = 0o640;
     let now = Utc::now();

@@ -24,7 +24,11 @@ pub mod progress;
 pub mod prune;
 pub mod repair;
 pub mod restore;
+mod restore_files;
+#[cfg(test)]
+mod restore_tests;
 pub mod retention;
+mod seal_pool;
 pub mod walk;
 
 pub use error::{EngineError, Result};

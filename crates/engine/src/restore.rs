@@ -6,17 +6,16 @@
 //! is verified (authenticated decryption and keyed hash) before it is written, and a file whose
 //! content cannot be verified is removed and reported: a restore never leaves wrong bytes behind.
 //!
-//! Files are restored by several threads at once; directories' modes and times are applied last,
-//! deepest first, so writing into them does not disturb their mtimes.
+//! Files are restored by several threads at once, large files in parallel ranges
+//! ([`crate::restore_files`]); directories' modes and times are applied last, deepest first, so
+//! writing into them does not disturb their mtimes.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use filetime::FileTime;
@@ -27,6 +26,7 @@ use kura_repo::Repository;
 
 use crate::error::{EngineError, Result};
 use crate::progress::Progress;
+use crate::restore_files::restore_files;
 use crate::walk::walk_tree_ahead;
 
 #[derive(Clone, Debug, Default)]
@@ -140,7 +140,7 @@ fn plan(
 }
 
 /// Remove whatever is at `path` (only with --overwrite), without following symlinks.
-fn clear_path(path: &Path, keep_dir: bool) -> std::io::Result<()> {
+pub(crate) fn clear_path(path: &Path, keep_dir: bool) -> std::io::Result<()> {
     match fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() && keep_dir => Ok(()),
         Ok(m) if m.is_dir() => fs::remove_dir_all(path),
@@ -150,16 +150,16 @@ fn clear_path(path: &Path, keep_dir: bool) -> std::io::Result<()> {
     }
 }
 
-struct Restorer<'a> {
-    repo: &'a Repository,
-    progress: &'a Progress,
+pub(crate) struct Restorer<'a> {
+    pub(crate) repo: &'a Repository,
+    pub(crate) progress: &'a Progress,
     problems: Mutex<Vec<RestoreProblem>>,
-    overwrite: bool,
+    pub(crate) overwrite: bool,
     is_root: bool,
 }
 
 impl Restorer<'_> {
-    fn problem(&self, path: &Path, message: impl ToString) {
+    pub(crate) fn problem(&self, path: &Path, message: impl ToString) {
         Progress::add(&self.progress.errors, 1);
         self.problems
             .lock()
@@ -170,40 +170,7 @@ impl Restorer<'_> {
             });
     }
 
-    fn write_file(&self, item: &Item) -> std::result::Result<u64, String> {
-        if self.overwrite {
-            clear_path(&item.path, false).map_err(|e| e.to_string())?;
-        }
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .mode(0o600)
-            .open(&item.path)
-            .map_err(|e| e.to_string())?;
-        let mut written = 0u64;
-        for id in &item.node.content {
-            let data = match self.repo.read_blob(id) {
-                Ok(d) => d,
-                Err(e) => {
-                    drop(f);
-                    let _ = fs::remove_file(&item.path);
-                    return Err(format!("not restored, its data is damaged or missing: {e}"));
-                }
-            };
-            f.write_all(&data).map_err(|e| e.to_string())?;
-            written += data.len() as u64;
-            Progress::add(&self.progress.bytes_done, data.len() as u64);
-        }
-        // Through the open handle: path-based chown/chmod/utimes each walk the path again, and
-        // path lookups were a fifth of restore's CPU (BENCHMARKS.md).
-        if let Err(e) = self.apply_file_metadata(&f, &item.node) {
-            self.problem(&item.path, format!("metadata: {e}"));
-        }
-        Ok(written)
-    }
-
-    fn apply_file_metadata(&self, f: &fs::File, node: &Node) -> std::io::Result<()> {
+    pub(crate) fn apply_file_metadata(&self, f: &fs::File, node: &Node) -> std::io::Result<()> {
         if self.is_root {
             std::os::unix::fs::fchown(f, Some(node.uid), Some(node.gid))?;
         }
@@ -303,7 +270,6 @@ pub fn restore_items(
         }
         files.push(i);
     }
-    sort_by_pack(repo, &items, &mut files);
     let (nfiles, nbytes) = restore_files(&r, &items, &files, opts.threads);
     summary.files = nfiles;
     summary.bytes = nbytes;
@@ -330,50 +296,6 @@ pub fn restore_items(
     }
     summary.problems = r.problems.into_inner().unwrap_or_else(|p| p.into_inner());
     Ok(summary)
-}
-
-/// Restore files in the order their data lies in the packs (by their first chunk), so each pack
-/// is read front to back, a few files at a time, instead of in the order of the directory tree.
-fn sort_by_pack(repo: &Repository, items: &[Item], files: &mut [usize]) {
-    let index = repo.index();
-    files.sort_by_cached_key(|&i| {
-        items[i]
-            .node
-            .content
-            .first()
-            .and_then(|id| index.get(id))
-            .map_or((u32::MAX, 0), |(_, loc)| (loc.pack, loc.offset))
-    });
-}
-
-fn restore_files(r: &Restorer, items: &[Item], files: &[usize], threads: usize) -> (u64, u64) {
-    let next = AtomicUsize::new(0);
-    let totals = Mutex::new((0u64, 0u64));
-    let threads = if threads == 0 {
-        num_cpus::get().max(1)
-    } else {
-        threads
-    };
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&i) = files.get(k) else { break };
-                let it = &items[i];
-                r.progress.set_current(&it.path.display().to_string());
-                match r.write_file(it) {
-                    Ok(n) => {
-                        let mut t = totals.lock().unwrap_or_else(|p| p.into_inner());
-                        t.0 += 1;
-                        t.1 += n;
-                    }
-                    Err(msg) => r.problem(&it.path, msg),
-                }
-                Progress::add(&r.progress.files_done, 1);
-            });
-        }
-    });
-    totals.into_inner().unwrap_or_else(|p| p.into_inner())
 }
 
 fn restore_specials(r: &Restorer, items: &[Item], summary: &mut RestoreSummary) {

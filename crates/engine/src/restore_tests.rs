@@ -1,0 +1,178 @@
+//! Restore tests for files written in parallel pieces (`restore_files`): content, metadata and
+//! the removal of a file one of whose pieces cannot be verified.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kura_format::tree::NodeType;
+use kura_repo::{InitOptions, Repository};
+use rand::{Rng, SeedableRng};
+
+use crate::backup::{backup, BackupInput, BackupOptions, BackupResult};
+use crate::progress::Progress;
+use crate::restore::{restore, RestoreOptions, RestoreSummary};
+use crate::restore_files::PIECE_BYTES;
+
+fn repo(dir: &Path) -> Repository {
+    let backend = Arc::new(kura_store::LocalBackend::new(dir));
+    let (r, _) = Repository::init(backend, b"pw", &InitOptions::default()).unwrap();
+    r.load_index().unwrap();
+    r
+}
+
+fn run_backup(repo: &Repository, data: &Path) -> BackupResult {
+    let opts = BackupOptions {
+        source: "t".into(),
+        ..Default::default()
+    };
+    backup(
+        repo,
+        BackupInput::Paths(vec![data.to_path_buf()]),
+        &opts,
+        &Progress::default(),
+    )
+    .unwrap()
+}
+
+fn run_restore(repo: &Repository, r: &BackupResult, target: &Path) -> RestoreSummary {
+    let opts = RestoreOptions {
+        target: target.to_path_buf(),
+        threads: 3,
+        ..Default::default()
+    };
+    restore(repo, &r.snapshot, &opts, &Progress::default()).unwrap()
+}
+
+/// Three and a half pieces of random data with text in between, so chunks differ in size and
+/// pieces end at different offsets from where chunks end.
+fn large_content() -> Vec<u8> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut out = Vec::new();
+    while (out.len() as u64) < PIECE_BYTES * 7 / 2 {
+        let n = rng.gen_range(10_000..600_000);
+        out.extend((0..n).map(|_| rng.gen::<u8>()));
+        out.extend(b"INSERT INTO patients VALUES ('tanaka', 'taro');\n".repeat(2000));
+    }
+    out
+}
+
+fn make_data(data: &Path, large: &[u8]) {
+    std::fs::create_dir_all(data.join("db")).unwrap();
+    std::fs::write(data.join("db/dump.sql"), large).unwrap();
+    std::fs::write(data.join("empty"), b"").unwrap();
+    for i in 0..20 {
+        std::fs::write(data.join(format!("msg{i}.hl7")), format!("MSH|{i}|record")).unwrap();
+    }
+    let mtime = filetime::FileTime::from_unix_time(1_600_000_000, 123);
+    filetime::set_file_mtime(data.join("db/dump.sql"), mtime).unwrap();
+}
+
+fn restored(target: &Path, data: &Path, rel: &str) -> PathBuf {
+    target.join(data.strip_prefix("/").unwrap()).join(rel)
+}
+
+#[test]
+fn a_large_file_restored_in_pieces_has_its_content_and_times() {
+    let (rd, dd, td) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let repo = repo(rd.path());
+    let large = large_content();
+    make_data(dd.path(), &large);
+    let gen = run_backup(&repo, dd.path());
+    let summary = run_restore(&repo, &gen, td.path());
+    assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+    assert_eq!(summary.files, 22);
+    assert_eq!(
+        summary.bytes,
+        large.len() as u64
+            + (0..20)
+                .map(|i| format!("MSH|{i}|record").len() as u64)
+                .sum::<u64>()
+    );
+    let dump = restored(td.path(), dd.path(), "db/dump.sql");
+    assert!(
+        std::fs::read(&dump).unwrap() == large,
+        "restored dump differs"
+    );
+    let meta = std::fs::metadata(&dump).unwrap();
+    assert_eq!(
+        filetime::FileTime::from_last_modification_time(&meta).unix_seconds(),
+        1_600_000_000
+    );
+    assert_eq!(
+        std::fs::read(restored(td.path(), dd.path(), "msg7.hl7")).unwrap(),
+        b"MSH|7|record"
+    );
+    assert_eq!(
+        std::fs::read(restored(td.path(), dd.path(), "empty")).unwrap(),
+        b""
+    );
+}
+
+/// Flip one byte of the blob at `id`'s location in its pack file.
+fn damage_blob(repo_dir: &Path, repo: &Repository, id: &kura_format::BlobId) {
+    let (pack, loc) = repo.locate(id).unwrap();
+    let name = pack.to_hex();
+    let path = walk_find(repo_dir, &name).expect("the pack file exists");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[loc.offset as usize + loc.length as usize / 2] ^= 0x40;
+    std::fs::write(&path, bytes).unwrap();
+}
+
+fn walk_find(dir: &Path, name: &str) -> Option<PathBuf> {
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if let Some(found) = walk_find(&p, name) {
+                return Some(found);
+            }
+        } else if p.file_name().is_some_and(|n| n == name) {
+            return Some(p);
+        }
+    }
+    None
+}
+
+#[test]
+fn a_damaged_chunk_in_a_later_piece_removes_the_whole_file() {
+    let (rd, dd, td) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let repo = repo(rd.path());
+    let large = large_content();
+    make_data(dd.path(), &large);
+    let gen = run_backup(&repo, dd.path());
+    let node = crate::walk::find_node(
+        &repo,
+        &gen.snapshot.tree,
+        &dd.path().join("db/dump.sql").display().to_string(),
+    )
+    .unwrap()
+    .expect("the dump is in the generation");
+    assert_eq!(node.node_type, NodeType::File);
+    assert!(node.content.len() > 8, "the dump has many chunks");
+    // A chunk near the end: in the last piece, not the one that creates the file.
+    damage_blob(rd.path(), &repo, &node.content[node.content.len() - 2]);
+    let summary = run_restore(&repo, &gen, td.path());
+    assert_eq!(summary.problems.len(), 1, "{:?}", summary.problems);
+    assert!(summary.problems[0].path.ends_with("db/dump.sql"));
+    assert!(
+        summary.problems[0].message.contains("damaged"),
+        "{}",
+        summary.problems[0].message
+    );
+    assert!(
+        !restored(td.path(), dd.path(), "db/dump.sql").exists(),
+        "no partial file is left"
+    );
+    assert_eq!(summary.files, 21, "the other files are restored");
+    assert_eq!(
+        std::fs::read(restored(td.path(), dd.path(), "msg3.hl7")).unwrap(),
+        b"MSH|3|record"
+    );
+}
