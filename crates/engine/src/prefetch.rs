@@ -248,4 +248,58 @@ mod tests {
         // An id that is not in the repository: read inline, fails, and costs only an empty map.
         assert!(p.take(Some(&BlobId([7; 32]))).is_empty());
     }
+
+    /// A chain of single-directory levels, the shape that kept the walker waiting on every tree:
+    /// after the walker asks for the first level only, the helpers read down to the last.
+    #[test]
+    fn helpers_read_ahead_below_the_trees_they_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let deepest = data.join("l1/l2/l3/l4/l5");
+        std::fs::create_dir_all(&deepest).unwrap();
+        std::fs::write(deepest.join("f"), b"leaf").unwrap();
+        let backend = std::sync::Arc::new(kura_store::LocalBackend::new(dir.path().join("r")));
+        let (repo, _) =
+            Repository::init(backend, b"pw", &kura_repo::InitOptions::default()).unwrap();
+        repo.load_index().unwrap();
+        let opts = crate::backup::BackupOptions {
+            source: "t".into(),
+            ..Default::default()
+        };
+        let input = crate::backup::BackupInput::Paths(vec![data]);
+        let progress = crate::progress::Progress::default();
+        let root = crate::backup::backup(&repo, input, &opts, &progress)
+            .unwrap()
+            .snapshot
+            .tree;
+        // Tree ids level by level: the root, one per component of the absolute path of `data`,
+        // then l1 ... l5 (which holds "f").
+        let mut ids = vec![root];
+        while let Some(sub) = repo.read_tree(ids.last().unwrap()).unwrap().nodes[0].subtree {
+            ids.push(sub);
+        }
+        assert!(
+            ids.len() >= 7,
+            "root, data, l1 ... l5: {} levels",
+            ids.len()
+        );
+        let p = TreePrefetch::new(&repo);
+        std::thread::scope(|s| {
+            s.spawn(|| p.serve());
+            // The walker enters the root: it asks for the root's children only ("data").
+            p.request_children(&parent_map(&repo, Some(&ids[0])));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            let last = *ids.last().unwrap();
+            while !matches!(p.lock().slots.get(&last), Some(Slot::Ready(_))) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "l5 was never read ahead"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let l5 = p.take(Some(&last));
+            assert_eq!(l5.keys().cloned().collect::<Vec<_>>(), vec![b"f".to_vec()]);
+            p.close();
+        });
+    }
 }
