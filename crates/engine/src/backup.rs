@@ -275,6 +275,9 @@ struct Walker<'r, 'a> {
     events: Sender<Vec<Event>>,
     /// Events not yet sent (see [`EVENT_BATCH`]); flushed when full and at the end of the walk.
     pending: std::cell::RefCell<Vec<Event>>,
+    /// How many batches were sent: a directory whose events are all still pending can have them
+    /// replaced by one leaf (see `walk_dir`).
+    flushes: std::cell::Cell<u64>,
     jobs: Sender<Job>,
     counters: Counters,
     force: bool,
@@ -302,6 +305,7 @@ impl Walker<'_, '_> {
         if batch.is_empty() {
             return Ok(());
         }
+        self.flushes.set(self.flushes.get() + 1);
         self.events
             .send(batch)
             .map_err(|_| EngineError::Invalid("backup pipeline stopped".into()))
@@ -334,10 +338,21 @@ impl Walker<'_, '_> {
     /// Walk one entry. Returns None when nothing was emitted for it (excluded, skipped), else
     /// whether it is identical to its node in the parent generation.
     fn walk_path(&mut self, name: &[u8], path: &Path, prev: Option<&Node>) -> Result<Option<bool>> {
+        self.walk_entry(name, path, fs::symlink_metadata(path), prev)
+    }
+
+    /// Walk one entry whose `lstat` was already attempted (`meta`); as [`Self::walk_path`].
+    fn walk_entry(
+        &mut self,
+        name: &[u8],
+        path: &Path,
+        meta: std::io::Result<fs::Metadata>,
+        prev: Option<&Node>,
+    ) -> Result<Option<bool>> {
         if self.run.excludes.is_excluded(path) {
             return Ok(None);
         }
-        let meta = match fs::symlink_metadata(path) {
+        let meta = match meta {
             Ok(m) => m,
             Err(e) => {
                 self.run.warn(path, format!("skipped: {e}"));
@@ -380,6 +395,7 @@ impl Walker<'_, '_> {
         let prev_tree = prev.and_then(|p| p.subtree);
         let parent = self.prefetch.take(prev_tree.as_ref());
         self.prefetch.request_children(&parent);
+        let mark = (self.flushes.get(), self.pending.borrow().len());
         self.send(Event::Enter)?;
         let len = self.push_rel(name);
         let all_same = self.walk_dir_entries(path, &parent)?;
@@ -393,42 +409,68 @@ impl Walker<'_, '_> {
             node.subtree = None;
             same
         });
+        // Nothing below changed and none of it was sent yet: the assembler gets the directory as
+        // one leaf holding the parent's tree instead of an event per entry it would only drop.
+        let unsent = self.flushes.get() == mark.0;
+        if let Some(tree) = reuse.filter(|t| unsent && self.run.repo.has_blob(t)) {
+            node.subtree = Some(tree);
+            let mut pending = self.pending.borrow_mut();
+            pending.truncate(mark.1);
+            pending.push(Event::Leaf(node));
+            return Ok(true);
+        }
         self.send(Event::Leave(node, reuse))?;
         Ok(reuse.is_some())
     }
 
     /// Walk a directory's entries; returns whether they are exactly the parent's, all unchanged.
     fn walk_dir_entries(&mut self, path: &Path, parent: &ParentMap) -> Result<bool> {
-        let mut names: Vec<OsString> = Vec::new();
+        let entries = self.list_and_stat(path);
+        let mut names = Vec::with_capacity(entries.len());
+        let (mut emitted, mut all_same, mut in_parent) = (0usize, true, 0usize);
+        for (name, meta) in entries {
+            let bytes = name.into_vec();
+            let child = path.join(std::ffi::OsStr::from_bytes(&bytes));
+            let prev = parent.get(&bytes);
+            in_parent += usize::from(prev.is_some());
+            if let Some(same) = self.walk_entry(&bytes, &child, meta, prev)? {
+                emitted += 1;
+                all_same &= same;
+            }
+            names.push(bytes);
+        }
+        // Detection records the parent's names that are gone. When every one of them is still
+        // here (the usual case, and always in a no-change backup) there is nothing to look up:
+        // this keeps detection's cost per unchanged entry at one counter.
+        if self.run.observer.is_some() && in_parent < parent.len() {
+            let seen: std::collections::HashSet<&[u8]> = names.iter().map(Vec::as_slice).collect();
+            for (name, gone) in parent.iter().filter(|(n, _)| !seen.contains(n.as_slice())) {
+                self.record_deleted(name, gone);
+            }
+        }
+        Ok(all_same && emitted == parent.len())
+    }
+
+    /// A directory's entries in name order, each with its `lstat` metadata. The metadata comes
+    /// from the directory entry (`statx` relative to the open directory), not from the full
+    /// path: resolving every component of every path again was most of the kernel's share of a
+    /// no-change backup (BENCHMARKS.md, "No-change backup"). Everything is stat'ed before any
+    /// subdirectory is entered, so only one directory is open at a time, however deep the tree.
+    fn list_and_stat(&self, path: &Path) -> Vec<(OsString, std::io::Result<fs::Metadata>)> {
+        let mut out = Vec::new();
         match fs::read_dir(path) {
             Ok(rd) => {
                 for entry in rd {
                     match entry {
-                        Ok(e) => names.push(e.file_name()),
+                        Ok(e) => out.push((e.file_name(), e.metadata())),
                         Err(e) => self.run.warn(path, format!("listing incomplete: {e}")),
                     }
                 }
             }
             Err(e) => self.run.warn(path, format!("cannot list directory: {e}")),
         }
-        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-        let mut seen = std::collections::HashSet::with_capacity(names.len());
-        let (mut emitted, mut all_same) = (0usize, true);
-        for name in names {
-            let bytes = name.into_vec();
-            let child = path.join(std::ffi::OsStr::from_bytes(&bytes));
-            if let Some(same) = self.walk_path(&bytes, &child, parent.get(&bytes))? {
-                emitted += 1;
-                all_same &= same;
-            }
-            seen.insert(bytes);
-        }
-        if self.run.observer.is_some() {
-            for (name, gone) in parent.iter().filter(|(n, _)| !seen.contains(*n)) {
-                self.record_deleted(name, gone);
-            }
-        }
-        Ok(all_same && emitted == parent.len())
+        out.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        out
     }
 
     /// Append a name to the current relative path; returns the length to truncate back to.
@@ -812,6 +854,7 @@ fn run_pipeline(
             run,
             events: ev_tx,
             pending: Default::default(),
+            flushes: Default::default(),
             jobs: job_tx,
             counters: Counters::default(),
             force: opts.force,
