@@ -92,4 +92,12 @@ bench_dir=$(mktemp -d /tmp/kura-bench-ci.XXXXXX)
 bench/compare.sh --tiny --debug --tools kura --workdir "$bench_dir/bench"
 rm -rf "$bench_dir"
 
+# The README's first command, as a new user types it (dev profile here: CI has built it already;
+# the README adds --release). It once broke unnoticed when a second binary joined the workspace.
+log "README: cargo run -- demo"
+demo_dir=$(mktemp -d /tmp/kura-demo-ci.XXXXXX)
+repo_root=$PWD
+(cd "$demo_dir" && cargo run --manifest-path "$repo_root/Cargo.toml" --locked -q -- demo --size-mib 8)
+rm -rf "$demo_dir"
+
 log "all tests passed"
