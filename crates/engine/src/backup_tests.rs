@@ -2,21 +2,13 @@
 //! unchanged directory trees.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use kura_format::tree::NodeType;
-use kura_repo::{InitOptions, Repository};
+use kura_repo::Repository;
 
-use crate::backup::{backup, BackupInput, BackupOptions, BackupResult};
-use crate::progress::Progress;
+use crate::backup::{BackupOptions, BackupResult};
+use crate::test_support::{backup_dir, repo};
 use crate::walk::walk_tree;
-
-fn repo(dir: &Path) -> Repository {
-    let backend = Arc::new(kura_store::LocalBackend::new(dir));
-    let (r, _) = Repository::init(backend, b"pw", &InitOptions::default()).unwrap();
-    r.load_index().unwrap();
-    r
-}
 
 fn run(repo: &Repository, data: &Path, excludes: &[&str]) -> BackupResult {
     let opts = BackupOptions {
@@ -25,13 +17,7 @@ fn run(repo: &Repository, data: &Path, excludes: &[&str]) -> BackupResult {
         detect: true,
         ..Default::default()
     };
-    backup(
-        repo,
-        BackupInput::Paths(vec![data.to_path_buf()]),
-        &opts,
-        &Progress::default(),
-    )
-    .unwrap()
+    backup_dir(repo, data, &opts)
 }
 
 /// Every file path in a generation, with its content read back.

@@ -29,6 +29,8 @@ mod restore_files;
 mod restore_tests;
 pub mod retention;
 mod seal_pool;
+#[cfg(test)]
+mod test_support;
 pub mod walk;
 
 pub use error::{EngineError, Result};

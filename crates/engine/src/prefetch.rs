@@ -258,10 +258,7 @@ mod tests {
         let deepest = data.join("l1/l2/l3/l4/l5");
         std::fs::create_dir_all(&deepest).unwrap();
         std::fs::write(deepest.join("f"), b"leaf").unwrap();
-        let backend = std::sync::Arc::new(kura_store::LocalBackend::new(dir.path().join("r")));
-        let (repo, _) =
-            Repository::init(backend, b"pw", &kura_repo::InitOptions::default()).unwrap();
-        repo.load_index().unwrap();
+        let repo = crate::test_support::repo(&dir.path().join("r"));
         let opts = crate::backup::BackupOptions {
             source: "t".into(),
             ..Default::default()

@@ -2,36 +2,23 @@
 //! the removal of a file one of whose pieces cannot be verified.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use kura_format::tree::NodeType;
-use kura_repo::{InitOptions, Repository};
+use kura_repo::Repository;
 use rand::{Rng, SeedableRng};
 
-use crate::backup::{backup, BackupInput, BackupOptions, BackupResult};
+use crate::backup::{BackupOptions, BackupResult};
 use crate::progress::Progress;
 use crate::restore::{restore, RestoreOptions, RestoreSummary};
 use crate::restore_files::PIECE_BYTES;
-
-fn repo(dir: &Path) -> Repository {
-    let backend = Arc::new(kura_store::LocalBackend::new(dir));
-    let (r, _) = Repository::init(backend, b"pw", &InitOptions::default()).unwrap();
-    r.load_index().unwrap();
-    r
-}
+use crate::test_support::{backup_dir, repo};
 
 fn run_backup(repo: &Repository, data: &Path) -> BackupResult {
     let opts = BackupOptions {
         source: "t".into(),
         ..Default::default()
     };
-    backup(
-        repo,
-        BackupInput::Paths(vec![data.to_path_buf()]),
-        &opts,
-        &Progress::default(),
-    )
-    .unwrap()
+    backup_dir(repo, data, &opts)
 }
 
 fn run_restore(repo: &Repository, r: &BackupResult, target: &Path) -> RestoreSummary {
@@ -71,8 +58,17 @@ fn restored(target: &Path, data: &Path, rel: &str) -> PathBuf {
     target.join(data.strip_prefix("/").unwrap()).join(rel)
 }
 
-#[test]
-fn a_large_file_restored_in_pieces_has_its_content_and_times() {
+/// A repository holding one generation of [`make_data`]'s tree, and a restore target.
+struct Backed {
+    rd: tempfile::TempDir,
+    dd: tempfile::TempDir,
+    td: tempfile::TempDir,
+    repo: Repository,
+    large: Vec<u8>,
+    gen: BackupResult,
+}
+
+fn backed_up_large_file() -> Backed {
     let (rd, dd, td) = (
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
@@ -82,6 +78,28 @@ fn a_large_file_restored_in_pieces_has_its_content_and_times() {
     let large = large_content();
     make_data(dd.path(), &large);
     let gen = run_backup(&repo, dd.path());
+    Backed {
+        rd,
+        dd,
+        td,
+        repo,
+        large,
+        gen,
+    }
+}
+
+#[test]
+fn a_large_file_restored_in_pieces_has_its_content_and_times() {
+    // `_rd` keeps the repository's directory alive (`..` would drop it at once).
+    let Backed {
+        rd: _rd,
+        dd,
+        td,
+        repo,
+        large,
+        gen,
+        ..
+    } = backed_up_large_file();
     let summary = run_restore(&repo, &gen, td.path());
     assert!(summary.problems.is_empty(), "{:?}", summary.problems);
     assert_eq!(summary.files, 22);
@@ -138,15 +156,14 @@ fn walk_find(dir: &Path, name: &str) -> Option<PathBuf> {
 
 #[test]
 fn a_damaged_chunk_in_a_later_piece_removes_the_whole_file() {
-    let (rd, dd, td) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
-    let repo = repo(rd.path());
-    let large = large_content();
-    make_data(dd.path(), &large);
-    let gen = run_backup(&repo, dd.path());
+    let Backed {
+        rd,
+        dd,
+        td,
+        repo,
+        gen,
+        ..
+    } = backed_up_large_file();
     let node = crate::walk::find_node(
         &repo,
         &gen.snapshot.tree,

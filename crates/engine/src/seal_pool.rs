@@ -158,10 +158,6 @@ impl Batch<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use kura_repo::{InitOptions, Repository};
-
     use super::*;
 
     /// Chunks handed to the pool are all stored, whoever sealed them, and the batch reports
@@ -169,9 +165,7 @@ mod tests {
     #[test]
     fn every_chunk_of_a_batch_is_stored_before_finish_returns() {
         let dir = tempfile::tempdir().unwrap();
-        let backend = Arc::new(kura_store::LocalBackend::new(dir.path()));
-        let (repo, _) = Repository::init(backend, b"pw", &InitOptions::default()).unwrap();
-        repo.load_index().unwrap();
+        let repo = crate::test_support::repo(dir.path());
         let writer = BlobWriter::new(&repo);
         let pool = SealPool::new(2);
         let chunks: Vec<Vec<u8>> = (0..64u32)

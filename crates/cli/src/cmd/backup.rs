@@ -100,6 +100,11 @@ fn with_policy_lock(
     lock_days: Option<u32>,
 ) -> (kura_repo::Repository, Option<u32>) {
     let asked = lock_days.filter(|d| *d > 0);
+    // Only S3 has store-enforced locks: elsewhere the policy is not even read (it means reading
+    // every meta record, requests a backup should not pay for nothing).
+    if !g.repo.as_deref().is_some_and(|r| r.starts_with("s3:")) {
+        return (repo, asked);
+    }
     // A damaged record must not stop a backup; forget and prune refuse on it and `check` names it.
     let policy_days = repo
         .retention_state()
@@ -107,8 +112,7 @@ fn with_policy_lock(
         .and_then(|s| s.policy)
         .and_then(|p| p.min_lock_days)
         .filter(|d| *d > 0 && asked.is_none_or(|a| *d > a));
-    let on_s3 = g.repo.as_deref().is_some_and(|r| r.starts_with("s3:"));
-    let Some(days) = policy_days.filter(|_| on_s3) else {
+    let Some(days) = policy_days else {
         return (repo, asked);
     };
     match open::backend_for_lock(g, Some(days)) {
