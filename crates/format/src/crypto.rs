@@ -155,19 +155,20 @@ impl MasterKey {
         plain: &[u8],
         comp: Compression,
     ) -> Vec<u8> {
-        let mut body = Vec::with_capacity(plain.len() / 2 + ENVELOPE_OVERHEAD + 64);
-        body.extend_from_slice(&[ENVELOPE_VERSION]);
-        body.extend_from_slice(&[0u8; NONCE_LEN]);
-        match compress_if_worth_it(plain, comp) {
-            Some(z) => {
-                body.push(1);
-                body.extend_from_slice(&z);
-            }
-            None => {
-                body.push(0);
-                body.extend_from_slice(plain);
-            }
-        }
+        // The envelope is allocated once, at its final size: compression goes to a per-thread
+        // scratch buffer first. Allocating a compressor output and then growing the envelope for
+        // every chunk, on several threads, left the allocator's arenas holding tens of MiB
+        // (peak RSS of an initial backup, BENCHMARKS.md).
+        let mut body = with_scratch(|scratch| {
+            let compressed = compress_if_worth_it(plain, comp, scratch);
+            let payload: &[u8] = if compressed { scratch } else { plain };
+            let mut body = Vec::with_capacity(ENVELOPE_OVERHEAD + 1 + payload.len());
+            body.push(ENVELOPE_VERSION);
+            body.extend_from_slice(&[0u8; NONCE_LEN]);
+            body.push(u8::from(compressed));
+            body.extend_from_slice(payload);
+            body
+        });
         let mut nonce = [0u8; NONCE_LEN];
         NONCE_RNG.with(|r| r.borrow_mut().fill_bytes(&mut nonce));
         body[1..1 + NONCE_LEN].copy_from_slice(&nonce);
@@ -288,24 +289,58 @@ fn aad(kind: ObjectKind, blob: Option<&BlobId>) -> Vec<u8> {
     aad
 }
 
-/// Compress with zstd unless the data does not compress. Large inputs are first probed on a sample at
-/// level 1, so incompressible images and scans (a third of hospital data) cost almost nothing.
-fn compress_if_worth_it(plain: &[u8], comp: Compression) -> Option<Vec<u8>> {
+/// Compress with zstd into `out` unless the data does not compress; returns whether it did. Large
+/// inputs are first probed on a sample at level 1, so incompressible images and scans (a third of
+/// hospital data) cost almost nothing.
+fn compress_if_worth_it(plain: &[u8], comp: Compression, out: &mut Vec<u8>) -> bool {
     if comp.level == 0 || plain.len() < 64 {
-        return None;
+        return false;
     }
     const SAMPLE: usize = 16 * 1024;
     if plain.len() > 4 * SAMPLE {
         let mid = plain.len() / 2;
         let sample = &plain[mid - SAMPLE / 2..mid + SAMPLE / 2];
-        let probe = with_compressor(1, |c| c.compress(sample)).ok()?;
-        if probe.len() * 100 > sample.len() * 97 {
-            return None;
+        out.clear();
+        out.reserve(zstd::zstd_safe::compress_bound(SAMPLE));
+        if with_compressor(1, |c| c.compress_to_buffer(sample, out)).is_err() {
+            return false;
+        }
+        if out.len() * 100 > sample.len() * 97 {
+            return false;
         }
     }
-    let z = with_compressor(comp.level, |c| c.compress(plain)).ok()?;
+    out.clear();
+    out.reserve(zstd::zstd_safe::compress_bound(plain.len()));
+    let level = level_for(comp.level, plain.len());
+    if with_compressor(level, |c| c.compress_to_buffer(plain, out)).is_err() {
+        return false;
+    }
     // Keep compression only if it saves at least ~3%: decompressing costs time on every restore.
-    (z.len() * 100 <= plain.len() * 97).then_some(z)
+    out.len() * 100 <= plain.len() * 97
+}
+
+/// The zstd level for an object of `len` bytes when the repository's level is `level`.
+///
+/// zstd picks its parameters by input size. For inputs of 128 KiB–1 MiB (the chunker's data
+/// chunks) level 3's double-fast tables bought nothing over level 2's: on the benchmark's EHR
+/// dumps level 2 stored 235.58 MiB against 235.70 MiB with 16 % less CPU (and in 256 KiB blocks
+/// `zstd -b` even made level 3 4 % larger). For small objects (HL7 messages of 1–8 KiB, trees)
+/// level 3 stays 1.2 % smaller, so they keep it. FORMAT.md section 6.
+fn level_for(level: i32, len: usize) -> i32 {
+    const LARGE: usize = 128 * 1024;
+    if level == 3 && len >= LARGE {
+        2
+    } else {
+        level
+    }
+}
+
+/// A per-thread buffer for compressor output, kept between objects (see [`MasterKey::seal`]).
+fn with_scratch<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|cell| f(&mut cell.borrow_mut()))
 }
 
 #[cfg(test)]

@@ -105,7 +105,13 @@ pub struct PackBuilder {
 
 impl PackBuilder {
     pub fn new(capacity: usize) -> Self {
-        let mut buf = Vec::with_capacity(capacity);
+        Self::with_buffer(Vec::with_capacity(capacity))
+    }
+
+    /// A builder writing into `buf` (cleared first): the writer recycles the buffers of written
+    /// packs instead of allocating 16 MiB per pack.
+    pub fn with_buffer(mut buf: Vec<u8>) -> Self {
+        buf.clear();
         buf.extend_from_slice(PACK_MAGIC);
         PackBuilder {
             buf,

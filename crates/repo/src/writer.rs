@@ -42,7 +42,14 @@ struct State {
     pending: HashSet<BlobId>,
     unindexed: Vec<IndexPack>,
     index_files: Vec<FileId>,
+    /// Buffers of packs already written, for the next packs (at most [`SPARE_BUFFERS`]).
+    spare: Vec<Vec<u8>>,
 }
+
+/// Written packs' buffers kept for reuse: one being filled per kind and one being written is all a
+/// backup needs. A fresh 16 MiB buffer per pack, allocated on one thread and freed on another,
+/// kept the allocator's arenas growing and cost a page fault per 4 KiB (BENCHMARKS.md).
+const SPARE_BUFFERS: usize = 2;
 
 /// What a writer added to the repository.
 #[derive(Clone, Copy, Debug, Default)]
@@ -65,6 +72,8 @@ struct PackDone {
     id: FileId,
     entries: Vec<PackEntry>,
     result: Result<()>,
+    /// The pack's bytes, handed back for reuse.
+    buffer: Vec<u8>,
 }
 
 pub struct BlobWriter<'r> {
@@ -104,6 +113,7 @@ fn spawn_pack_writer(
                     id: job.id,
                     entries: job.entries,
                     result,
+                    buffer: job.bytes,
                 };
                 if done_tx.send(done).is_err() {
                     break;
@@ -165,13 +175,23 @@ impl<'r> BlobWriter<'r> {
         self.raw_bytes_added
             .fetch_add(plain.len() as u64, Ordering::Relaxed);
         let full = {
-            let mut st = self.lock();
+            let mut guard = self.lock();
+            let st = &mut *guard;
             let pack_size = self.repo.config().pack_size as usize;
             let slot = match kind {
                 BlobKind::Data => &mut st.data,
                 BlobKind::Tree => &mut st.tree,
             };
-            let builder = slot.get_or_insert_with(|| PackBuilder::new(pack_size + pack_size / 8));
+            let builder = match slot {
+                Some(b) => b,
+                None => {
+                    let buffer = st
+                        .spare
+                        .pop()
+                        .unwrap_or_else(|| Vec::with_capacity(pack_size + pack_size / 8));
+                    slot.insert(PackBuilder::with_buffer(buffer))
+                }
+            };
             builder.add(kind, id, &sealed, plain.len() as u32);
             if builder.len() >= pack_size {
                 slot.take()
@@ -222,6 +242,7 @@ impl<'r> BlobWriter<'r> {
             id: job.id,
             entries: job.entries,
             result,
+            buffer: job.bytes,
         }
     }
 
@@ -252,6 +273,9 @@ impl<'r> BlobWriter<'r> {
         self.packs_written.fetch_add(1, Ordering::Relaxed);
         let flush = {
             let mut st = self.lock();
+            if st.spare.len() < SPARE_BUFFERS {
+                st.spare.push(done.buffer);
+            }
             st.unindexed.push(IndexPack {
                 id: done.id,
                 blobs: done.entries,

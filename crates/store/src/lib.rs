@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod conformance;
+pub mod direct;
 pub mod fault;
 pub mod local;
 pub mod remote;

@@ -3,7 +3,9 @@
 //! Layout: `config`, `keys/<id>`, `data/<2 hex>/<id>`, `index/<id>`, `snapshots/<id>`, `meta/<name>`.
 //!
 //! Write protocol for every file (the crash-safety argument of FORMAT.md rests on it):
-//! 1. write the bytes to `.tmp-<random>` in the destination directory (O_EXCL), fsync the file;
+//! 1. write the bytes to `.tmp-<random>` in the destination directory (O_EXCL), fsync the file
+//!    (files of 1 MiB and more, packs, bypass the page cache where the file system allows: see
+//!    [`crate::direct`]);
 //! 2. hard-link it to its final name, which fails if that name exists (never overwrite), or on file
 //!    systems without hard links (FAT/exFAT removable media) rename it after checking the name is free;
 //! 3. remove the temporary name and fsync the directory.
@@ -19,6 +21,7 @@ use std::sync::Arc;
 
 use rand::Rng;
 
+use crate::direct::{self, Direct};
 use crate::fault::{FaultPlan, FaultPoint};
 use crate::{validate_name, Backend, FileInfo, FileKind, Result, StoreError};
 
@@ -90,17 +93,25 @@ impl LocalBackend {
 
     /// Returns Ok(false) when the final name already existed.
     fn write_tmp_and_link(&self, tmp: &Path, dest: &Path, data: &[u8]) -> io::Result<bool> {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o440)
-            .open(tmp)?;
         self.fault(FaultPoint::Write)?;
-        if let Err(e) = self.fault(FaultPoint::ShortWrite) {
-            f.write_all(&data[..data.len() / 2])?;
-            return Err(e);
-        }
-        f.write_all(data)?;
+        let f = match self.fault(FaultPoint::ShortWrite) {
+            Err(e) => {
+                let mut f = create_tmp(tmp)?;
+                f.write_all(&data[..data.len() / 2])?;
+                return Err(e);
+            }
+            Ok(()) if data.len() >= direct::DIRECT_MIN => {
+                match direct::write_new_file(tmp, TMP_MODE, data)? {
+                    Direct::Written(f) => f,
+                    Direct::Unsupported => {
+                        // A refused direct write may have created the file: start it again.
+                        let _ = fs::remove_file(tmp);
+                        write_tmp_buffered(tmp, data)?
+                    }
+                }
+            }
+            Ok(()) => write_tmp_buffered(tmp, data)?,
+        };
         self.fault(FaultPoint::Fsync)?;
         f.sync_all()?;
         drop(f);
@@ -162,6 +173,24 @@ impl LocalBackend {
             .map_err(|e| map_err(kind, name, e))?;
         Ok(buf)
     }
+}
+
+/// Temporary files are read-only from the start: nothing writes a repository file after it is
+/// complete.
+const TMP_MODE: u32 = 0o440;
+
+fn create_tmp(tmp: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(TMP_MODE)
+        .open(tmp)
+}
+
+fn write_tmp_buffered(tmp: &Path, data: &[u8]) -> io::Result<File> {
+    let mut f = create_tmp(tmp)?;
+    f.write_all(data)?;
+    Ok(f)
 }
 
 fn link_unsupported(e: &io::Error) -> bool {
