@@ -88,7 +88,7 @@ fn write_aligned(file: &File, data: &[u8]) -> io::Result<()> {
         Ok::<(), io::Error>(())
     })?;
     // The last block was padded to the alignment: cut the file back to the data's length.
-    if data.len() % ALIGN != 0 {
+    if !data.len().is_multiple_of(ALIGN) {
         file.set_len(data.len() as u64)?;
     }
     Ok(())
