@@ -229,20 +229,23 @@ fn write_chunks(r: &Restorer, file: &File, content: &[BlobId], start: u64) -> Re
         let (pack, first) = (&run[0].1, run[0].2);
         let last = run[run.len() - 1].2;
         let span = (last.offset + last.length - first.offset) as u64;
-        let bytes = r
-            .repo
-            .backend()
-            .read_range(FileKind::Pack, &pack.to_hex(), first.offset as u64, span)
-            .map_err(|e| damaged(&e))?;
+        let bytes =
+            r.repo
+                .backend()
+                .read_range(FileKind::Pack, &pack.to_hex(), first.offset as u64, span);
         for (id, pack, loc) in &run {
             let at = (loc.offset - first.offset) as usize;
             let sealed = bytes
-                .get(at..at + loc.length as usize)
-                .ok_or_else(|| damaged(&"short read from its pack"))?;
-            let plain = r
-                .repo
-                .open_blob(id, pack, loc, sealed)
-                .map_err(|e| damaged(&e))?;
+                .as_ref()
+                .ok()
+                .and_then(|b| b.get(at..at + loc.length as usize));
+            let plain = match sealed.map(|sealed| r.repo.open_blob(id, pack, loc, sealed)) {
+                Some(Ok(plain)) => plain,
+                // This copy is unreadable or damaged. `read_blob` tries every copy the index
+                // knows (between a repack and the prune that deletes the old pack a blob has
+                // two) and reports the first copy's error if none is good.
+                _ => r.repo.read_blob(id).map_err(|e| damaged(&e))?,
+            };
             file.write_all_at(&plain, offset)
                 .map_err(|e| e.to_string())?;
             offset += plain.len() as u64;

@@ -193,3 +193,40 @@ fn a_damaged_chunk_in_a_later_piece_removes_the_whole_file() {
         b"MSH|3|record"
     );
 }
+
+#[test]
+fn a_damaged_chunk_with_a_second_copy_is_restored_from_the_copy() {
+    let Backed {
+        rd,
+        dd,
+        td,
+        repo,
+        gen,
+        large,
+    } = backed_up_large_file();
+    let node = crate::walk::find_node(
+        &repo,
+        &gen.snapshot.tree,
+        &dd.path().join("db/dump.sql").display().to_string(),
+    )
+    .unwrap()
+    .expect("the dump is in the generation");
+    let id = node.content[node.content.len() - 2];
+    // A second copy in another pack, as a repack leaves it until prune deletes the old pack.
+    let plain = repo.read_blob(&id).unwrap();
+    let writer = kura_repo::BlobWriter::new(&repo);
+    assert!(writer
+        .add_forced(kura_format::pack::BlobKind::Data, id, &plain)
+        .unwrap());
+    writer.finish().unwrap();
+    repo.load_index().unwrap();
+    assert_eq!(repo.index().locations(&id).count(), 2);
+    // Damage the copy restore finds first.
+    damage_blob(rd.path(), &repo, &id);
+    let summary = run_restore(&repo, &gen, td.path());
+    assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+    assert!(
+        std::fs::read(restored(td.path(), dd.path(), "db/dump.sql")).unwrap() == large,
+        "the dump is restored whole from the good copy"
+    );
+}
