@@ -122,12 +122,7 @@ select_tools() {
 
 # Empty the work directory, refusing to touch a directory this script did not create.
 prepare_workdir() {
-  if [ -e "$WORKDIR" ] && [ ! -e "$WORKDIR/.kura-bench" ] && [ -n "$(ls -A "$WORKDIR")" ]; then
-    die "$WORKDIR exists and was not made by this script: choose another --workdir"
-  fi
-  mkdir -p "$WORKDIR"
-  find "$WORKDIR" -mindepth 1 -maxdepth 1 ! -name 'million-data*' -exec rm -rf {} +
-  touch "$WORKDIR/.kura-bench"
+  claim_workdir "$WORKDIR" .kura-bench 'million-data*'
   LOGDIR=$WORKDIR/logs
   RESULTS=$WORKDIR/results.tsv
   PASSWORD_FILE=$WORKDIR/password

@@ -29,13 +29,9 @@ REPS=7
 BUILD=1
 MARKDOWN_OUT=""
 KURA_OTHER=""
-if [ -d /dev/shm ]; then WORKDIR=/dev/shm/kura-detect-overhead; else WORKDIR=${TMPDIR:-/tmp}/kura-detect-overhead; fi
-
-die() {
-  printf 'error: %s\n' "$*" >&2
-  exit 1
-}
-log() { printf '==> %s\n' "$*" >&2; }
+# shellcheck source=bench/lib/common.sh
+. "$BENCH_DIR/lib/common.sh"
+WORKDIR=$(default_workdir kura-detect-overhead)
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -66,12 +62,7 @@ if [ ! -x "$KURA" ] || [ ! -x "$KURA_GEN" ]; then
 fi
 
 # The work directory is emptied first, so only one this script created (marked) or an empty one.
-if [ -e "$WORKDIR" ] && [ ! -e "$WORKDIR/.kura-detect-overhead" ] && [ -n "$(ls -A "$WORKDIR")" ]; then
-  die "$WORKDIR exists and was not created by this script; name an empty or new directory"
-fi
-rm -rf "$WORKDIR"
-mkdir -p "$WORKDIR"
-touch "$WORKDIR/.kura-detect-overhead"
+claim_workdir "$WORKDIR" .kura-detect-overhead
 DATA=$WORKDIR/data
 RESULTS=$WORKDIR/results.tsv
 printf 'pw-detect-overhead\n' >"$WORKDIR/password"

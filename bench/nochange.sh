@@ -17,13 +17,10 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$BENCH_DIR")
 SIZE=512MiB
 REPS=7
-if [ -d /dev/shm ]; then WORKDIR=/dev/shm/kura-nochange; else WORKDIR=${TMPDIR:-/tmp}/kura-nochange; fi
+# shellcheck source=bench/lib/common.sh
+. "$BENCH_DIR/lib/common.sh"
+WORKDIR=$(default_workdir kura-nochange)
 VARIANTS=()
-
-die() {
-  printf 'error: %s\n' "$*" >&2
-  exit 1
-}
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -42,12 +39,8 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 KURA_GEN=$TARGET/release/kura-gen
 [ -x "$KURA_GEN" ] || die "$KURA_GEN is missing: run cargo build --release -p kura-testkit"
 
-if [ -e "$WORKDIR" ] && [ ! -e "$WORKDIR/.kura-nochange" ] && [ -n "$(ls -A "$WORKDIR")" ]; then
-  die "$WORKDIR exists and was not created by this script; name an empty or new directory"
-fi
-rm -rf "$WORKDIR"
+claim_workdir "$WORKDIR" .kura-nochange
 mkdir -p "$WORKDIR/logs"
-touch "$WORKDIR/.kura-nochange"
 DATA=$WORKDIR/data
 RESULTS=$WORKDIR/results.tsv
 printf 'pw-nochange\n' >"$WORKDIR/password"

@@ -15,12 +15,8 @@
 CAN_DROP=0     # 1 when `echo 3 > /proc/sys/vm/drop_caches` works here
 HAVE_TIME=0    # 1 when GNU time (/usr/bin/time -v) is installed
 
-log() { printf '==> %s\n' "$*" >&2; }
-warn() { printf 'warning: %s\n' "$*" >&2; }
-die() {
-  printf 'error: %s\n' "$*" >&2
-  exit 1
-}
+# shellcheck source=bench/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # Seconds since the epoch with nanoseconds, for steps timed without GNU time.
 now() { date +%s.%N; }
