@@ -385,6 +385,9 @@ pub struct Principal {
     pub grants: Vec<Grant>,
     /// Whether this authentication included a second factor (always false for tokens).
     pub mfa: bool,
+    /// The account's password was chosen by an administrator and should be changed (always false
+    /// for tokens). The web pages show a reminder while it is set.
+    pub must_change_password: bool,
 }
 
 impl Principal {
@@ -448,6 +451,7 @@ mod tests {
             },
             grants,
             mfa: false,
+            must_change_password: false,
         }
     }
 
@@ -525,6 +529,7 @@ mod tests {
             },
             grants: vec![Grant::new(Role::Operator, "*", None).unwrap()],
             mfa: false,
+            must_change_password: false,
         };
         assert!(matches!(
             p.require(Permission::Restore, "ehr", None),

@@ -136,6 +136,7 @@ impl Vault {
                 kind: PrincipalKind::Account { name: name.into() },
                 grants: Vec::new(),
                 mfa: false,
+                must_change_password: false,
             };
             self.enrol_totp(&user, name)
         })();

@@ -137,6 +137,7 @@ mod tests {
             },
             grants: vec![Grant::new(role, "ehr", source).unwrap()],
             mfa: false,
+            must_change_password: false,
         }
     }
 

@@ -288,6 +288,7 @@ pub fn host_console() -> Principal {
             source: None,
         }],
         mfa: true,
+        must_change_password: false,
     }
 }
 

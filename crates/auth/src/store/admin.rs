@@ -141,16 +141,6 @@ impl AuthStore {
         Ok(())
     }
 
-    /// Whether the account still has a password an administrator chose (new or reset), which
-    /// its user should replace. False for unknown names.
-    pub fn must_change_password(&self, name: &str) -> bool {
-        let name = Self::normalise_name(name);
-        self.state
-            .accounts
-            .get(&name)
-            .is_some_and(|a| a.must_change_password)
-    }
-
     /// Starts TOTP enrolment for the actor's own account (nobody else may learn the secret).
     pub fn begin_totp_enrolment(
         &mut self,

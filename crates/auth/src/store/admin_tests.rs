@@ -290,6 +290,7 @@ fn account_listing_carries_no_secrets() {
         kind: PrincipalKind::Account { name: "aud".into() },
         grants: vec![Grant::new(Role::Auditor, "*", None).unwrap()],
         mfa: false,
+        must_change_password: false,
     };
     let list = store.list_accounts(&auditor, t0()).unwrap();
     assert_eq!(list.len(), 2);

@@ -262,6 +262,7 @@ impl AuthStore {
             },
             grants: account.grants.clone(),
             mfa,
+            must_change_password: account.must_change_password,
         }
     }
 

@@ -195,6 +195,7 @@ impl AuthStore {
             },
             grants: vec![record.grant.clone()],
             mfa: false,
+            must_change_password: false,
         })
     }
 }
@@ -323,6 +324,7 @@ mod tests {
             kind: PrincipalKind::Account { name: "op".into() },
             grants: vec![Grant::new(Role::Operator, "*", None).unwrap()],
             mfa: true,
+            must_change_password: false,
         };
         let grant = Grant::new(Role::Backup, "ehr", None).unwrap();
         assert!(matches!(

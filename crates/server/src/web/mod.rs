@@ -192,7 +192,7 @@ where
     let mut response = match result {
         Ok(Reply::Redirect(to)) => redirect(&to),
         Ok(Reply::Page { title, body }) => {
-            let body = with_password_reminder(v, &ctx, area, body);
+            let body = with_password_reminder(&ctx, area, body);
             render(&ctx, area, &title, &body, StatusCode::OK)
         }
         Err(e) if e.status() == 401 => to_login(req),
@@ -331,10 +331,10 @@ async fn home(axum::extract::State(v): axum::extract::State<Arc<Vault>>, req: Re
 /// Every page of an account whose password an administrator chose (new or reset) starts with a
 /// reminder to change it. A reminder, not a wall: during an outage a clinician with a fresh
 /// account must reach the viewer at once.
-fn with_password_reminder(v: &Vault, ctx: &Ctx, area: &Area, body: Html) -> Html {
-    let must = area.name != "account"
-        && v.with_auth(|s| s.must_change_password(&ctx.account))
-            .unwrap_or(false);
+/// The reminder comes with the session's principal, which the account store builds on each
+/// request: asking the store again per page took its lock file once more per page view.
+fn with_password_reminder(ctx: &Ctx, area: &Area, body: Html) -> Html {
+    let must = area.name != "account" && ctx.caller.principal.must_change_password;
     if !must {
         return body;
     }
