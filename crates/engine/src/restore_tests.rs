@@ -134,24 +134,11 @@ fn a_large_file_restored_in_pieces_has_its_content_and_times() {
 fn damage_blob(repo_dir: &Path, repo: &Repository, id: &kura_format::BlobId) {
     let (pack, loc) = repo.locate(id).unwrap();
     let name = pack.to_hex();
-    let path = walk_find(repo_dir, &name).expect("the pack file exists");
+    // FORMAT.md section 3: packs live in data/<first two hex digits>/<id>.
+    let path = repo_dir.join("data").join(&name[..2]).join(&name);
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[loc.offset as usize + loc.length as usize / 2] ^= 0x40;
     std::fs::write(&path, bytes).unwrap();
-}
-
-fn walk_find(dir: &Path, name: &str) -> Option<PathBuf> {
-    for e in std::fs::read_dir(dir).ok()?.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            if let Some(found) = walk_find(&p, name) {
-                return Some(found);
-            }
-        } else if p.file_name().is_some_and(|n| n == name) {
-            return Some(p);
-        }
-    }
-    None
 }
 
 #[test]
