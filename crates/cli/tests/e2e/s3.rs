@@ -262,9 +262,11 @@ fn object_lock_protects_a_generation_from_the_backup_credentials() {
     assert_restores(&k, &snapshot, &data, "after-attack");
     k.ok(&["check", "--read-data"]);
 
-    // Extending the generation's lock extends the store's retention of all its files.
-    let until = (chrono::Utc::now() + chrono::Duration::days(3))
-        .format("%Y-%m-%d")
+    // Extending the generation's lock extends the store's retention of all its files. A time with
+    // an offset, not a bare date: a bare date means the end of that day in Japan, which between
+    // 15:00 and 24:00 UTC is less than three days away and failed the check below.
+    let until = (chrono::Utc::now() + chrono::Duration::days(3) + chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
     let out = k.ok(&["lock", &snapshot[..12], "--until", &until]);
     assert!(out.contains("locked at the store"), "{out}");
