@@ -141,6 +141,17 @@ fn damage_blob(repo_dir: &Path, repo: &Repository, id: &kura_format::BlobId) {
     std::fs::write(&path, bytes).unwrap();
 }
 
+/// The node of `db/dump.sql` in the backed-up generation.
+fn dump_node(repo: &Repository, gen: &BackupResult, data: &Path) -> kura_format::tree::Node {
+    crate::walk::find_node(
+        repo,
+        &gen.snapshot.tree,
+        &data.join("db/dump.sql").display().to_string(),
+    )
+    .unwrap()
+    .expect("the dump is in the generation")
+}
+
 #[test]
 fn a_damaged_chunk_in_a_later_piece_removes_the_whole_file() {
     let Backed {
@@ -151,13 +162,7 @@ fn a_damaged_chunk_in_a_later_piece_removes_the_whole_file() {
         gen,
         ..
     } = backed_up_large_file();
-    let node = crate::walk::find_node(
-        &repo,
-        &gen.snapshot.tree,
-        &dd.path().join("db/dump.sql").display().to_string(),
-    )
-    .unwrap()
-    .expect("the dump is in the generation");
+    let node = dump_node(&repo, &gen, dd.path());
     assert_eq!(node.node_type, NodeType::File);
     assert!(node.content.len() > 8, "the dump has many chunks");
     // A chunk near the end: in the last piece, not the one that creates the file.
@@ -191,13 +196,7 @@ fn a_damaged_chunk_with_a_second_copy_is_restored_from_the_copy() {
         gen,
         large,
     } = backed_up_large_file();
-    let node = crate::walk::find_node(
-        &repo,
-        &gen.snapshot.tree,
-        &dd.path().join("db/dump.sql").display().to_string(),
-    )
-    .unwrap()
-    .expect("the dump is in the generation");
+    let node = dump_node(&repo, &gen, dd.path());
     let id = node.content[node.content.len() - 2];
     // A second copy in another pack, as a repack leaves it until prune deletes the old pack.
     let plain = repo.read_blob(&id).unwrap();
