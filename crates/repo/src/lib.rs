@@ -276,10 +276,15 @@ impl Repository {
             .dedup_excluded
             .read()
             .unwrap_or_else(|p| p.into_inner());
-        // A copy in a pack on its way out does not count, but another copy of the blob may.
+        // The usual case (no prune in progress) is one lookup: this runs for every chunk of
+        // every unchanged file. A copy in a pack on its way out does not count, but another copy
+        // of the blob may.
+        if excluded.is_empty() {
+            return self.index().contains(id);
+        }
         self.index()
             .locations(id)
-            .any(|(pack, _)| excluded.is_empty() || !excluded.contains(&pack))
+            .any(|(pack, _)| !excluded.contains(&pack))
     }
 
     /// Stop deduplicating against these packs (those marked unused by garbage collection).

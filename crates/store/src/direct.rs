@@ -26,7 +26,7 @@ use std::path::Path;
 
 /// Files smaller than this go through the page cache: for them the copy costs less than a
 /// synchronous device write.
-pub const DIRECT_MIN: usize = 1 << 20;
+const DIRECT_MIN: usize = 1 << 20;
 
 const ALIGN: usize = 4096;
 const BUFFER: usize = 1 << 20;
@@ -34,8 +34,8 @@ const BUFFER: usize = 1 << 20;
 pub enum Direct {
     /// The whole file was written; the handle is open for the caller's fsync.
     Written(File),
-    /// The file system refused direct I/O. The temporary file may exist and is the caller's to
-    /// remove; nothing else was touched.
+    /// Too small for direct I/O, or the file system refused it. Nothing is left at the path:
+    /// the caller writes the file the ordinary way.
     Unsupported,
 }
 
@@ -57,14 +57,25 @@ pub fn write_new_file(path: &Path, mode: u32, data: &[u8]) -> io::Result<Direct>
         .open(path)
     {
         Ok(f) => f,
-        Err(e) if refused(&e) => return Ok(Direct::Unsupported),
+        // Refused after the file was created (tmpfs before Linux 6.6 checks O_DIRECT last); with
+        // `create_new` a file there can only be the one this call made.
+        Err(e) if refused(&e) => return Ok(unsupported(path)),
         Err(e) => return Err(e),
     };
     match write_aligned(&file, data) {
         Ok(()) => Ok(Direct::Written(file)),
-        Err(e) if refused(&e) => Ok(Direct::Unsupported),
+        Err(e) if refused(&e) => {
+            drop(file);
+            Ok(unsupported(path))
+        }
         Err(e) => Err(e),
     }
+}
+
+/// Remove what a refused attempt created at `path`.
+fn unsupported(path: &Path) -> Direct {
+    let _ = std::fs::remove_file(path);
+    Direct::Unsupported
 }
 
 fn write_aligned(file: &File, data: &[u8]) -> io::Result<()> {
@@ -135,9 +146,9 @@ mod tests {
                     drop(f);
                     assert_eq!(std::fs::read(&path).unwrap(), bytes, "length {len}");
                 }
-                // A file system without O_DIRECT (tmpfs on older kernels): nothing to check but
-                // that the caller is told so.
-                Direct::Unsupported => {}
+                // A file system without O_DIRECT (tmpfs on older kernels): the caller is told
+                // so, and nothing is left in its way.
+                Direct::Unsupported => assert!(!path.exists(), "length {len}"),
             }
         }
     }

@@ -100,17 +100,10 @@ impl LocalBackend {
                 f.write_all(&data[..data.len() / 2])?;
                 return Err(e);
             }
-            Ok(()) if data.len() >= direct::DIRECT_MIN => {
-                match direct::write_new_file(tmp, TMP_MODE, data)? {
-                    Direct::Written(f) => f,
-                    Direct::Unsupported => {
-                        // A refused direct write may have created the file: start it again.
-                        let _ = fs::remove_file(tmp);
-                        write_tmp_buffered(tmp, data)?
-                    }
-                }
-            }
-            Ok(()) => write_tmp_buffered(tmp, data)?,
+            Ok(()) => match direct::write_new_file(tmp, TMP_MODE, data)? {
+                Direct::Written(f) => f,
+                Direct::Unsupported => write_tmp_buffered(tmp, data)?,
+            },
         };
         self.fault(FaultPoint::Fsync)?;
         f.sync_all()?;
